@@ -1,0 +1,61 @@
+/**
+ * The resolved configuration of one `vxlan-user up` instance.
+ *
+ * Produced by the control plane in three steps (parse → validate → resolve defaults), consumed by the
+ * dataplane and the host setup. Every field is final: hot paths never look at option bags.
+ */
+
+/** One `--fdb MAC=IP[:PORT]` / `bridge fdb append MAC dst IP [port P] [vni N]` row. */
+export interface FdbSpec {
+  /** Lower-case colon form, e.g. `7a:3a:fe:45:a3:76`. `00:00:00:00:00:00` is the default-destination entry. */
+  readonly mac: string;
+  /** The same MAC as a 48-bit integer (exact in a JS number). */
+  readonly macNum: number;
+  /** Underlay IP in canonical text form. */
+  readonly ip: string;
+  /** UDP destination port; undefined = the instance's `dstport`. */
+  readonly port?: number;
+  /** VNI to send with; undefined = the instance's `vni`. */
+  readonly vni?: number;
+}
+
+/** One `--neigh IP=MAC` row: a permanent neighbour, answered locally by proxy-ARP. */
+export interface NeighSpec {
+  readonly ip: string;
+  readonly mac: string;
+  readonly macNum: number;
+}
+
+/** One `--route CIDR=GATEWAY` row. `cidr` is normalised to its network address, e.g. `10.234.118.0/24`. */
+export interface RouteSpec {
+  readonly cidr: string;
+  readonly gateway: string;
+}
+
+/** Which UDP I/O implementation the dataplane uses. */
+export type IoMode = 'native' | 'dgram';
+
+export interface UpConfig {
+  readonly vni: number;
+  readonly name: string;
+  readonly dstport: number;
+  /** Underlay address to bind and send from; undefined = bind the wildcard address. */
+  readonly local?: string;
+  /** Underlay interface (SO_BINDTODEVICE and the MTU default); undefined = none. */
+  readonly dev?: string;
+  /** TAP MAC, lower-case colon form; undefined = random locally administered (chosen at apply time). */
+  readonly mac?: string;
+  /** Overlay addresses in CIDR form, as given (host part kept: `179.17.1.21/24`). */
+  readonly addr: readonly string[];
+  /** TAP MTU; undefined = underlay MTU − 50 (resolved at apply time, when the underlay is known). */
+  readonly mtu?: number;
+  /** Default destinations (the all-zeros FDB entry). Deduplicated, order kept. */
+  readonly remote: readonly string[];
+  readonly fdb: readonly FdbSpec[];
+  readonly neigh: readonly NeighSpec[];
+  readonly route: readonly RouteSpec[];
+  /** UDP I/O path. */
+  readonly io: IoMode;
+  /** Print counters as JSON on stderr when the instance stops (and on SIGUSR1). */
+  readonly quiet: boolean;
+}
