@@ -1,0 +1,453 @@
+// vxlan_native: the syscalls Node.js lacks, and nothing else.
+//
+// What lives here: opening a TAP device (TUNSETIFF, offloads), a UDP socket with the options dgram does not
+// expose, batched non-blocking I/O (read-until-EAGAIN on TAP, recvmmsg/sendmmsg on UDP) and event-loop
+// readiness (uv_poll). What does not: any packet logic. JavaScript owns every byte of memory: each call
+// receives the caller's pooled Buffer plus offsets and lengths in typed arrays, fills or reads them and
+// returns a count. No call keeps a pointer after it returns.
+//
+// Error contract: a failing setup call throws an Error whose `code` is the errno name (e.g. "EPERM") and whose
+// `syscall` names the call. On the I/O paths EAGAIN is a return value, never an exception.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr size_t kSockaddrSlot = 28;  // sizeof(sockaddr_in6): one slot of an address table, IPv4 or IPv6.
+constexpr unsigned kMaxBatch = 1024;
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& detail = "") {
+  const char* name = strerrorname_np(err);
+  std::string msg = std::string(syscall) + " failed: " + strerror(err);
+  if (!detail.empty()) msg += " (" + detail + ")";
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowType(Napi::Env env, const char* msg) {
+  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// TAP
+
+// tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean): [fd, actualName]
+// The device is never made persistent: it disappears when the last fd closes (process exit, even kill -9).
+// O_CLOEXEC keeps children (ip, tcpdump...) from inheriting it.
+Napi::Value TapOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString()) return ThrowType(env, "tapOpen(name, vnetHdr, multiQueue)");
+  std::string name = info[0].As<Napi::String>();
+  bool vnet = info[1].ToBoolean();
+  bool mq = info[2].ToBoolean();
+  if (name.size() >= IFNAMSIZ) return ThrowType(env, "interface name too long");
+
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, errno, "open", "/dev/net/tun");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0) | (mq ? IFF_MULTI_QUEUE : 0);
+  strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, err, "ioctl(TUNSETIFF)", name);
+  }
+  if (vnet) {
+    int sz = 10;  // struct virtio_net_hdr, without the mergeable-buffers field
+    if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
+      int err = errno;
+      close(fd);
+      return ThrowErrno(env, err, "ioctl(TUNSETVNETHDRSZ)", name);
+    }
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, fd));
+  out.Set(1u, Napi::String::New(env, ifr.ifr_name));
+  return out;
+}
+
+// tapSetOffload(fd, flags): TUNSETOFFLOAD with TUN_F_* flags. Returns 0 or -errno (the caller falls back).
+Napi::Value TapSetOffload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  unsigned flags = info[1].As<Napi::Number>().Uint32Value();
+  if (ioctl(fd, TUNSETOFFLOAD, flags) < 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, 0);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (fd >= 0) close(fd);
+  return info.Env().Undefined();
+}
+
+// readBatch(fd, buf, offsets: Uint32Array, maxLen, count, lens: Int32Array): n
+// read() until EAGAIN or `count` frames; frame i lands at buf[offsets[i]], its length in lens[i].
+Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  auto offs = info[2].As<Napi::Uint32Array>();
+  uint32_t maxLen = info[3].As<Napi::Number>().Uint32Value();
+  uint32_t count = info[4].As<Napi::Number>().Uint32Value();
+  auto lens = info[5].As<Napi::Int32Array>();
+  if (count > offs.ElementLength() || count > lens.ElementLength()) return ThrowType(env, "readBatch: count too big");
+  uint8_t* base = buf.Data();
+  size_t blen = buf.Length();
+  uint32_t n = 0;
+  while (n < count) {
+    uint32_t off = offs[n];
+    if (off > blen || maxLen > blen - off) return ThrowType(env, "readBatch: slot outside buffer");
+    ssize_t r = read(fd, base + off, maxLen);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      return ThrowErrno(env, errno, "read", "tap");
+    }
+    lens[n++] = (int32_t)r;
+  }
+  return Napi::Number::New(env, n);
+}
+
+// writeFrame(fd, buf, off, len): bytes written, or -errno (EAGAIN, EIO when the device is down, ...).
+Napi::Value WriteFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  uint32_t off = info[2].As<Napi::Number>().Uint32Value();
+  uint32_t len = info[3].As<Napi::Number>().Uint32Value();
+  if (off > buf.Length() || len > buf.Length() - off) return ThrowType(env, "writeFrame: outside buffer");
+  for (;;) {
+    ssize_t r = write(fd, buf.Data() + off, len);
+    if (r < 0 && errno == EINTR) continue;
+    return Napi::Number::New(env, r < 0 ? -errno : (double)r);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// UDP
+
+int FillSockaddr(const std::string& addr, int port, sockaddr_storage* ss, socklen_t* len) {
+  memset(ss, 0, sizeof *ss);
+  auto* s4 = reinterpret_cast<sockaddr_in*>(ss);
+  auto* s6 = reinterpret_cast<sockaddr_in6*>(ss);
+  if (inet_pton(AF_INET, addr.c_str(), &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    *len = sizeof(sockaddr_in);
+    return AF_INET;
+  }
+  if (inet_pton(AF_INET6, addr.c_str(), &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    *len = sizeof(sockaddr_in6);
+    return AF_INET6;
+  }
+  return -1;
+}
+
+// udpOpen(addr: string, port, ifname: string, rcvbuf, sndbuf): [fd, boundPort]
+// addr is the local address to bind ("0.0.0.0" or "::" for the wildcard). The outer DF bit is left clear
+// (IP_PMTUDISC_DONT), as the kernel's vxlan default `df unset`; the dataplane checks sizes itself so the host
+// never fragments. Buffer sizes use the *FORCE variants (we are root) and fall back to the capped ones.
+Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string addr = info[0].As<Napi::String>();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  std::string ifname = info[2].As<Napi::String>();
+  int rcvbuf = info[3].As<Napi::Number>().Int32Value();
+  int sndbuf = info[4].As<Napi::Number>().Int32Value();
+
+  sockaddr_storage ss;
+  socklen_t sl;
+  int fam = FillSockaddr(addr, port, &ss, &sl);
+  if (fam < 0) return ThrowType(env, "udpOpen: not an IP address");
+  int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (fd < 0) return ThrowErrno(env, errno, "socket");
+  if (fam == AF_INET6) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    int pmtu = IPV6_PMTUDISC_DONT;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof pmtu);
+  } else {
+    int pmtu = IP_PMTUDISC_DONT;
+    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+  }
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  if (!ifname.empty() &&
+      setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), (socklen_t)ifname.size()) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, err, "setsockopt(SO_BINDTODEVICE)", ifname);
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), sl) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, err, "bind", addr + " port " + std::to_string(port));
+  }
+  sockaddr_storage bound;
+  socklen_t bl = sizeof bound;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bl);
+  int boundPort = ntohs(fam == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                       : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, fd));
+  out.Set(1u, Napi::Number::New(env, boundPort));
+  return out;
+}
+
+// sockaddrWrite(table: Buffer, slot, addr: string, port): family (4 or 6). Writes a sockaddr into slot
+// `slot` (28 bytes each) of an address table that udpSendBatch indexes. Control plane only.
+Napi::Value SockaddrWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto table = info[0].As<Napi::Buffer<uint8_t>>();
+  uint32_t slot = info[1].As<Napi::Number>().Uint32Value();
+  std::string addr = info[2].As<Napi::String>();
+  int port = info[3].As<Napi::Number>().Int32Value();
+  if ((size_t)(slot + 1) * kSockaddrSlot > table.Length()) return ThrowType(env, "sockaddrWrite: slot outside table");
+  sockaddr_storage ss;
+  socklen_t sl;
+  int fam = FillSockaddr(addr, port, &ss, &sl);
+  if (fam < 0) return ThrowType(env, "sockaddrWrite: not an IP address");
+  memset(table.Data() + slot * kSockaddrSlot, 0, kSockaddrSlot);
+  memcpy(table.Data() + slot * kSockaddrSlot, &ss, sl);
+  return Napi::Number::New(env, fam == AF_INET ? 4 : 6);
+}
+
+// recvBatch(fd, buf, offsets: Uint32Array, maxLen, count, lens: Int32Array, addrs: Buffer): n
+// One recvmmsg(MSG_DONTWAIT). Datagram i lands at buf[offsets[i]]; lens[i] is its length, or -1 when it was
+// larger than maxLen (truncated: the caller drops it). Its source sockaddr lands in addrs slot i (28 bytes).
+Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  auto offs = info[2].As<Napi::Uint32Array>();
+  uint32_t maxLen = info[3].As<Napi::Number>().Uint32Value();
+  uint32_t count = info[4].As<Napi::Number>().Uint32Value();
+  auto lens = info[5].As<Napi::Int32Array>();
+  auto addrs = info[6].As<Napi::Buffer<uint8_t>>();
+  if (count > kMaxBatch || count > offs.ElementLength() || count > lens.ElementLength() ||
+      count * kSockaddrSlot > addrs.Length())
+    return ThrowType(env, "recvBatch: count too big");
+  // Per-thread scratch: too big for the stack, and worker threads may each run a dataplane.
+  thread_local mmsghdr msgs[kMaxBatch];
+  thread_local iovec iovs[kMaxBatch];
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t off = offs[i];
+    if (off > buf.Length() || maxLen > buf.Length() - off) return ThrowType(env, "recvBatch: slot outside buffer");
+    iovs[i].iov_base = buf.Data() + off;
+    iovs[i].iov_len = maxLen;
+    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = addrs.Data() + i * kSockaddrSlot;
+    msgs[i].msg_hdr.msg_namelen = kSockaddrSlot;
+  }
+  int r;
+  do {
+    r = recvmmsg(fd, msgs, count, MSG_DONTWAIT, nullptr);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno == EAGAIN) return Napi::Number::New(env, 0);
+    // ICMP errors queued on the socket (e.g. port unreachable) surface here on some kernels: not fatal.
+    if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH)
+      return Napi::Number::New(env, 0);
+    return ThrowErrno(env, errno, "recvmmsg");
+  }
+  for (int i = 0; i < r; i++)
+    lens[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
+  return Napi::Number::New(env, r);
+}
+
+// sendBatch(fd, buf, offsets: Uint32Array, lens: Uint32Array, table: Buffer, addrIdx: Uint32Array, count,
+//           result: Int32Array): sent
+// sendmmsg the `count` datagrams; datagram i is buf[offsets[i] .. +lens[i]] to the sockaddr in table slot
+// addrIdx[i]. A datagram the kernel refuses (no route, ...) is skipped and counted; EAGAIN/ENOBUFS (socket
+// buffer full) drops the rest of the batch. result = [sent, droppedFull, failed, lastErrno].
+Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  auto offs = info[2].As<Napi::Uint32Array>();
+  auto lens = info[3].As<Napi::Uint32Array>();
+  auto table = info[4].As<Napi::Buffer<uint8_t>>();
+  auto idx = info[5].As<Napi::Uint32Array>();
+  uint32_t count = info[6].As<Napi::Number>().Uint32Value();
+  auto result = info[7].As<Napi::Int32Array>();
+  if (count > kMaxBatch || count > offs.ElementLength() || count > lens.ElementLength() ||
+      count > idx.ElementLength() || result.ElementLength() < 4)
+    return ThrowType(env, "sendBatch: count too big");
+  // Per-thread scratch: too big for the stack, and worker threads may each run a dataplane.
+  thread_local mmsghdr msgs[kMaxBatch];
+  thread_local iovec iovs[kMaxBatch];
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t off = offs[i], len = lens[i];
+    if (off > buf.Length() || len > buf.Length() - off) return ThrowType(env, "sendBatch: outside buffer");
+    if ((size_t)(idx[i] + 1) * kSockaddrSlot > table.Length()) return ThrowType(env, "sendBatch: bad address slot");
+    uint8_t* sa = table.Data() + idx[i] * kSockaddrSlot;
+    sa_family_t fam;
+    memcpy(&fam, sa, sizeof fam);
+    iovs[i].iov_base = buf.Data() + off;
+    iovs[i].iov_len = len;
+    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = sa;
+    msgs[i].msg_hdr.msg_namelen = fam == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  }
+  int32_t sent = 0, full = 0, failed = 0, lastErr = 0;
+  uint32_t i = 0;
+  while (i < count) {
+    int r = sendmmsg(fd, msgs + i, count - i, MSG_DONTWAIT);
+    if (r > 0) {
+      sent += r;
+      i += r;
+      continue;
+    }
+    int err = errno;
+    if (r < 0 && err == EINTR) continue;
+    lastErr = err;
+    if (r < 0 && (err == EAGAIN || err == ENOBUFS)) {
+      full += count - i;
+      break;
+    }
+    failed++;  // this one datagram was refused; go on with the next
+    i++;
+  }
+  result[0] = sent;
+  result[1] = full;
+  result[2] = failed;
+  result[3] = lastErr;
+  return Napi::Number::New(env, sent);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Readiness: a uv_poll on the Node event loop that calls one JS function per wakeup (never per packet).
+
+class Poller : public Napi::ObjectWrap<Poller> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Poller",
+                       {InstanceMethod("start", &Poller::Start), InstanceMethod("stop", &Poller::Stop),
+                        InstanceMethod("close", &Poller::Close)});
+  }
+
+  // new Poller(fd, callback): callback(status: number, events: number); status < 0 is a libuv error.
+  explicit Poller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Poller>(info) {
+    Napi::Env env = info.Env();
+    fd_ = info[0].As<Napi::Number>().Int32Value();
+    cb_ = Napi::Persistent(info[1].As<Napi::Function>());
+    env_ = env;
+    handle_ = new uv_poll_t;
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    int r = uv_poll_init(loop, handle_, fd_);
+    if (r != 0) {
+      delete handle_;
+      handle_ = nullptr;
+      Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(r)).ThrowAsJavaScriptException();
+      return;
+    }
+    handle_->data = this;
+  }
+
+  ~Poller() override { CloseHandle(); }
+
+ private:
+  static void OnPoll(uv_poll_t* h, int status, int events) {
+    auto* self = static_cast<Poller*>(h->data);
+    if (!self) return;
+    Napi::Env env = self->env_;
+    Napi::HandleScope scope(env);
+    self->cb_.Call({Napi::Number::New(env, status), Napi::Number::New(env, events)});
+    if (env.IsExceptionPending()) {
+      Napi::Error e = env.GetAndClearPendingException();
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    int events = info.Length() > 0 ? info[0].As<Napi::Number>().Int32Value() : UV_READABLE;
+    if (handle_) {
+      int r = uv_poll_start(handle_, events, OnPoll);
+      if (r != 0) Napi::Error::New(info.Env(), uv_strerror(r)).ThrowAsJavaScriptException();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (handle_) uv_poll_stop(handle_);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    CloseHandle();
+    return info.Env().Undefined();
+  }
+
+  void CloseHandle() {
+    if (!handle_) return;
+    uv_poll_stop(handle_);
+    handle_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    handle_ = nullptr;
+  }
+
+  int fd_ = -1;
+  uv_poll_t* handle_ = nullptr;
+  Napi::FunctionReference cb_;
+  Napi::Env env_ = nullptr;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("tapOpen", Napi::Function::New(env, TapOpen));
+  exports.Set("tapSetOffload", Napi::Function::New(env, TapSetOffload));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("readBatch", Napi::Function::New(env, ReadBatch));
+  exports.Set("writeFrame", Napi::Function::New(env, WriteFrame));
+  exports.Set("udpOpen", Napi::Function::New(env, UdpOpen));
+  exports.Set("sockaddrWrite", Napi::Function::New(env, SockaddrWrite));
+  exports.Set("recvBatch", Napi::Function::New(env, RecvBatch));
+  exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
+  exports.Set("Poller", Poller::Init(env));
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("UV_READABLE", Napi::Number::New(env, UV_READABLE));
+  c.Set("UV_WRITABLE", Napi::Number::New(env, UV_WRITABLE));
+  c.Set("SOCKADDR_SLOT", Napi::Number::New(env, (double)kSockaddrSlot));
+  c.Set("MAX_BATCH", Napi::Number::New(env, kMaxBatch));
+  c.Set("AF_INET", Napi::Number::New(env, AF_INET));
+  c.Set("AF_INET6", Napi::Number::New(env, AF_INET6));
+  c.Set("TUN_F_CSUM", Napi::Number::New(env, TUN_F_CSUM));
+  c.Set("TUN_F_TSO4", Napi::Number::New(env, TUN_F_TSO4));
+  c.Set("TUN_F_TSO6", Napi::Number::New(env, TUN_F_TSO6));
+  c.Set("TUN_F_TSO_ECN", Napi::Number::New(env, TUN_F_TSO_ECN));
+  exports.Set("constants", c);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(vxlan_native, Init)

@@ -1,0 +1,63 @@
+/**
+ * `vxlan-user up`: runs one VTEP in the foreground until SIGINT/SIGTERM.
+ *
+ * stdout carries exactly one line, `ready: ...`, printed once the TAP is up with its MAC, addresses and MTU,
+ * the UDP socket is bound and the routes are installed. Everything else (logs, counters) goes to stderr.
+ * SIGUSR1 prints the counters as one JSON line on stderr; so does the stop.
+ */
+import { parseUpArgs } from '../control/config.js';
+import { formatUpHelp } from '../control/help.js';
+import { startInstance, type Instance } from '../control/instance.js';
+
+/** Resolves with -1: the process keeps running; the exit happens from the signal handler. */
+export async function runUp(argv: string[]): Promise<number> {
+  const { help, config } = parseUpArgs(argv);
+  if (help) {
+    process.stdout.write(formatUpHelp());
+    return 0;
+  }
+  const log = config.quiet ? () => {} : (line: string) => process.stderr.write(`vxlan-user: ${line}\n`);
+
+  // Signals that arrive while we are still applying the configuration must not leave it half done:
+  // remember them and stop as soon as the start has finished (or undone itself).
+  let pendingStop: NodeJS.Signals | undefined;
+  const early = (sig: NodeJS.Signals): void => {
+    pendingStop = sig;
+  };
+  process.on('SIGINT', early);
+  process.on('SIGTERM', early);
+
+  let inst: Instance;
+  try {
+    inst = await startInstance(config, log);
+  } finally {
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
+  }
+
+  const dump = (event: string): void => {
+    const line = JSON.stringify({ event, name: inst.tapName, uptime_s: Math.round((Date.now() - inst.startedAt) / 1000), counters: inst.vtep.counters.snapshot() });
+    process.stderr.write(`${line}\n`);
+  };
+  const stop = (sig: NodeJS.Signals): void => {
+    inst.stop();
+    dump('stop');
+    log(`${inst.tapName}: stopped on ${sig}; routes and TAP device removed`);
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGUSR1', () => dump('counters'));
+  // A runtime failure after start (an exception in a callback) must still remove what we installed.
+  process.on('uncaughtException', (e) => {
+    process.stderr.write(`vxlan-user: runtime failure: ${e.message}\n`);
+    if (process.env.VXLAN_USER_DEBUG === '1') process.stderr.write(`${e.stack ?? ''}\n`);
+    inst.stop();
+    dump('stop');
+    process.exit(1);
+  });
+
+  process.stdout.write(`${inst.readyLine}\n`);
+  if (pendingStop) stop(pendingStop);
+  return -1;
+}

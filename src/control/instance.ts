@@ -1,0 +1,192 @@
+/**
+ * One running VTEP: applies a validated UpConfig to the host and starts the dataplane; stops it cleanly.
+ *
+ * Apply order (each step registered for undo before the next runs, so a failure anywhere leaves nothing):
+ *   1. underlay: check --dev / --local exist, learn the underlay MTU
+ *   2. TAP device (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), never persistent
+ *   3. UDP socket bound to --local:--dstport
+ *   4. link: MAC, MTU, addresses, up
+ *   5. FDB, neighbours (dataplane tables), routes through the device
+ *   6. dataplane started; only then is the instance "ready"
+ */
+import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import type { UpConfig } from './config-types.js';
+import { VxlanUserError } from './errors.js';
+import { deviceOfAddress, deviceToward, ip, ipOrThrow, linkExists, linkMtu, UndoStack } from './host.js';
+import { Vtep } from '../dataplane/vtep.js';
+import { LinuxTap } from '../platform/linux/tap.js';
+import { NativeUdpBind } from '../platform/linux/udp-native.js';
+import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
+import type { UdpBind } from '../platform/types.js';
+import { macFormat, macParse, macRandomLocal } from '../wire/mac.js';
+import { ipv4AddrParse } from '../wire/ipv4.js';
+import { ETH_HLEN } from '../wire/ethernet.js';
+import { C } from '../dataplane/counters.js';
+
+/** IPv4 + UDP + VXLAN + inner Ethernet: what the underlay MTU must carry on top of the overlay MTU. */
+export const OVERHEAD_V4 = 20 + 8 + 8 + ETH_HLEN; // 50
+export const OVERHEAD_V6 = 40 + 8 + 8 + ETH_HLEN; // 70
+
+export interface Instance {
+  readonly config: UpConfig;
+  readonly vtep: Vtep;
+  readonly tapName: string;
+  readonly mac: string;
+  readonly mtu: number;
+  readonly underlayMtu: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly ioPath: string;
+  readonly startedAt: number;
+  /** The `ready:` line printed on stdout. */
+  readonly readyLine: string;
+  /** Removes routes and the TAP device, closes sockets. Idempotent; never throws. */
+  stop(): void;
+}
+
+export type Logger = (line: string) => void;
+
+export async function startInstance(cfg: UpConfig, log: Logger): Promise<Instance> {
+  const undo = new UndoStack();
+  try {
+    return await apply(cfg, log, undo);
+  } catch (e) {
+    undo.run(log);
+    throw e;
+  }
+}
+
+async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Instance> {
+  const v6 = cfg.local !== undefined ? isIPv6(cfg.local) : cfg.remote.some((r) => isIPv6(r)) || cfg.fdb.some((f) => isIPv6(f.ip));
+
+  // 1. Underlay.
+  if (cfg.dev !== undefined && !linkExists(cfg.dev))
+    throw new VxlanUserError('ECONFIG', `--dev ${cfg.dev}: no such network device in this namespace`);
+  let underlayDev = cfg.dev;
+  if (cfg.local !== undefined) {
+    const owner = deviceOfAddress(cfg.local);
+    if (!owner) throw new VxlanUserError('ECONFIG', `--local ${cfg.local} is not an address of this host (see \`ip addr\`)`);
+    underlayDev ??= owner.ifname;
+  }
+  if (underlayDev === undefined) {
+    const first = cfg.remote[0] ?? cfg.fdb[0]?.ip;
+    if (first !== undefined) underlayDev = deviceToward(first);
+  }
+  const underlayMtu = (underlayDev !== undefined ? linkMtu(underlayDev) : undefined) ?? 1500;
+  const overhead = v6 ? OVERHEAD_V6 : OVERHEAD_V4;
+  const mtu = cfg.mtu ?? underlayMtu - overhead;
+  if (mtu < 68)
+    throw new VxlanUserError('ECONFIG', `the overlay MTU would be ${mtu}: the underlay MTU ${underlayMtu} leaves too little room for the ${overhead}-byte VXLAN overhead (IPv4 needs at least 68)`);
+  if (linkExists(cfg.name))
+    throw new VxlanUserError('EINUSE', `a network device named ${cfg.name} already exists in this namespace; choose another --name or remove it`);
+
+  // 2. TAP.
+  let tap: LinuxTap;
+  try {
+    tap = new LinuxTap(cfg.name, { vnetHdr: true });
+  } catch (e) {
+    throw tapError(e as NodeJS.ErrnoException, cfg.name);
+  }
+  undo.push(`close TAP ${cfg.name}`, () => tap.close());
+
+  // 3. UDP.
+  const bindAddr = cfg.local ?? (v6 ? '::' : '0.0.0.0');
+  let udp: UdpBind;
+  try {
+    if (cfg.io === 'dgram') udp = await DgramUdpBind.open({ address: bindAddr, port: cfg.dstport, device: cfg.dev ?? '' });
+    else udp = new NativeUdpBind({ address: bindAddr, port: cfg.dstport, device: cfg.dev ?? '' });
+  } catch (e) {
+    throw udpError(e as NodeJS.ErrnoException, bindAddr, cfg.dstport);
+  }
+  undo.push('close UDP socket', () => udp.close());
+
+  // 4. Link.
+  const macNum = cfg.mac !== undefined ? macParse(cfg.mac)! : macRandomLocal(randomBytes(6));
+  const mac = macFormat(macNum);
+  ipOrThrow(['link', 'set', 'dev', tap.name, 'address', mac, 'mtu', String(mtu)], `cannot set MAC ${mac} and MTU ${mtu} on ${tap.name}`, 'ECONFIG');
+  for (const a of cfg.addr) ipOrThrow(['addr', 'add', a, 'dev', tap.name], `cannot add address ${a} to ${tap.name}`, 'ECONFIG');
+  ipOrThrow(['link', 'set', 'dev', tap.name, 'up'], `cannot bring ${tap.name} up`);
+
+  // 5. Tables and routes.
+  const maxUdpPayload = underlayMtu - (v6 ? 40 : 20) - 8;
+  const vtep = new Vtep(tap, udp, {
+    vni: cfg.vni,
+    ownMac: macNum,
+    maxUdpPayload,
+    maxFrame: Math.max(mtu, 1500) + ETH_HLEN + 4,
+    dstport: cfg.dstport,
+  });
+  for (const r of cfg.remote) vtep.fdb.append(0, r);
+  for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
+  const neigh = new Map<number, number>();
+  for (const n of cfg.neigh) {
+    const a = ipv4AddrParse(n.ip);
+    if (a !== undefined) neigh.set(a, n.macNum);
+  }
+  vtep.neigh = neigh;
+  for (const r of cfg.route) {
+    ipOrThrow(['route', 'add', r.cidr, 'via', r.gateway, 'dev', tap.name], `cannot add route ${r.cidr} via ${r.gateway}`, 'ECONFIG');
+    undo.push(`remove route ${r.cidr}`, () => void ip(['route', 'del', r.cidr, 'via', r.gateway, 'dev', tap.name]));
+  }
+
+  // 6. Dataplane.
+  vtep.start();
+  const localAddress = cfg.local ?? bindAddr;
+  const readyLine = `ready: ${tap.name} vni ${cfg.vni} udp ${v6 ? `[${localAddress}]` : localAddress}:${udp.localPort} mac ${mac} mtu ${mtu} io ${cfg.io}`;
+  log(`${tap.name}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; TAP with virtio-net header (checksum hints)`);
+
+  let stopped = false;
+  return {
+    config: cfg,
+    vtep,
+    tapName: tap.name,
+    mac,
+    mtu,
+    underlayMtu,
+    localAddress,
+    localPort: udp.localPort,
+    ioPath: udp.ioPath,
+    startedAt: Date.now(),
+    readyLine,
+    stop(): void {
+      if (stopped) return;
+      stopped = true;
+      if (udp instanceof DgramUdpBind) vtep.counters.v[C.pool_exhausted]! += udp.ringFull;
+      undo.run(log); // routes first (newest first), then the socket, then the TAP (the device disappears)
+    },
+  };
+}
+
+function tapError(e: NodeJS.ErrnoException, name: string): VxlanUserError {
+  switch (e.code) {
+    case 'EPERM':
+    case 'EACCES':
+      return new VxlanUserError('EPRIV', `cannot create TAP device ${name}: permission denied; vxlan-user up needs root or CAP_NET_ADMIN`);
+    case 'ENOENT':
+    case 'ENODEV':
+      return new VxlanUserError('EHOST', `cannot create TAP device ${name}: /dev/net/tun is missing (load the tun module; in a container, pass the device in)`);
+    case 'EBUSY':
+      return new VxlanUserError('EINUSE', `cannot create TAP device ${name}: the name is in use by another process`);
+    case 'EINVAL':
+      return new VxlanUserError('EINUSE', `cannot create TAP device ${name}: a device of another type already has this name`);
+    default:
+      return new VxlanUserError('EHOST', `cannot create TAP device ${name}: ${e.message}`);
+  }
+}
+
+function udpError(e: NodeJS.ErrnoException, addr: string, port: number): VxlanUserError {
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return new VxlanUserError('EINUSE', `UDP port ${port} on ${addr} is already in use (another VTEP? see \`ss -ulpn\`)`);
+    case 'EADDRNOTAVAIL':
+      return new VxlanUserError('ECONFIG', `--local ${addr} is not an address of this host`);
+    case 'EACCES':
+    case 'EPERM':
+      return new VxlanUserError('EPRIV', `cannot bind UDP port ${port}: permission denied`);
+    case 'ENODEV':
+      return new VxlanUserError('ECONFIG', `--dev: no such network device`);
+    default:
+      return new VxlanUserError('EHOST', `cannot open UDP socket ${addr}:${port}: ${e.message}`);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Dataplane counters: one canonical set of names, reused by every view (the SIGUSR1/exit JSON dump, and
+ * later `stats`, `--trace` and the Prometheus metrics). Every frame read from the TAP and every datagram
+ * received on the UDP socket ends in exactly one of: delivered (tx_packets / rx_packets, proxy-ARP), or a
+ * drop counted under its reason. Counters only go up.
+ *
+ * Direction names follow the kernel's vxlan device: "tx" is TAP → underlay (encapsulation), "rx" is
+ * underlay → TAP (decapsulation).
+ */
+export const COUNTER_NAMES = [
+  // TAP → UDP (encapsulation)
+  'tx_frames', // frames read from the TAP
+  'tx_packets', // VXLAN datagrams handed to the kernel (one per remote for a flooded frame)
+  'tx_bytes', // UDP payload bytes of those datagrams (VXLAN header + inner frame)
+  'tx_flood_frames', // frames sent to the default destinations (broadcast, multicast, unknown unicast)
+  'tx_flood_copies', // datagrams those floods produced (head-end replication: one per remote)
+  'arp_proxied', // ARP requests answered locally from the neighbour table (never leave the host)
+  'tx_csum_completed', // inner checksums finished in userspace (the TAP handed a partial one)
+  'tx_runt', // drop: frame shorter than an Ethernet header
+  'tx_fdb_miss', // drop: no FDB entry and no default destination
+  'tx_too_big', // drop: the encapsulated datagram would not fit the underlay MTU (RFC 7348: never fragment)
+  'tx_sock_full', // drop: the UDP socket buffer was full (EAGAIN/ENOBUFS)
+  'tx_error', // drop: the kernel refused the send (no route to the remote, ...)
+  'tx_gso_unsupported', // drop: a GSO super-frame arrived although no offload was negotiated
+  // UDP → TAP (decapsulation)
+  'rx_datagrams', // datagrams received on the VXLAN socket
+  'rx_packets', // inner frames written to the TAP
+  'rx_bytes', // bytes of those inner frames
+  'rx_short', // drop: shorter than VXLAN header + inner Ethernet header (8 + 14)
+  'rx_bad_flags', // drop: I flag clear
+  'rx_reserved_bits', // drop: a reserved bit set (strict, like the kernel)
+  'rx_wrong_vni', // drop: VNI is not ours
+  'rx_loop', // drop: inner source MAC is our own (a loop or a reflected flood)
+  'rx_bad_src_mac', // drop: inner source MAC is multicast/broadcast or all-zeros
+  'rx_truncated', // drop: datagram larger than the receive slot
+  'rx_tap_error', // drop: the TAP refused the write
+  'pool_exhausted', // drop: no free buffer slot (bounded pools never grow)
+] as const;
+
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+/** Index of each counter in the backing array: `C.tx_fdb_miss` etc. Resolved once, used on the hot path. */
+export const C: { readonly [K in CounterName]: number } = Object.freeze(
+  Object.fromEntries(COUNTER_NAMES.map((n, i) => [n, i])) as { [K in CounterName]: number },
+);
+
+export class Counters {
+  /** Float64 so byte counters stay exact far beyond 2^32. Index with `C.name`. */
+  readonly v = new Float64Array(COUNTER_NAMES.length);
+
+  get(name: CounterName): number {
+    return this.v[C[name]]!;
+  }
+
+  /** A plain snapshot object with every counter, zeros included, in canonical order. */
+  snapshot(): Record<CounterName, number> {
+    const out = {} as Record<CounterName, number>;
+    for (let i = 0; i < COUNTER_NAMES.length; i++) out[COUNTER_NAMES[i]!] = this.v[i]!;
+    return out;
+  }
+
+  /** Only the drop reasons that are non-zero: what a user wants to see first. */
+  drops(): Partial<Record<CounterName, number>> {
+    const out: Partial<Record<CounterName, number>> = {};
+    for (const n of DROP_REASONS) if (this.get(n) !== 0) out[n] = this.get(n);
+    return out;
+  }
+}
+
+export const DROP_REASONS: readonly CounterName[] = [
+  'tx_runt',
+  'tx_fdb_miss',
+  'tx_too_big',
+  'tx_sock_full',
+  'tx_error',
+  'tx_gso_unsupported',
+  'rx_short',
+  'rx_bad_flags',
+  'rx_reserved_bits',
+  'rx_wrong_vni',
+  'rx_loop',
+  'rx_bad_src_mac',
+  'rx_truncated',
+  'rx_tap_error',
+  'pool_exhausted',
+];

@@ -1,0 +1,142 @@
+/**
+ * In-memory TapDevice and UdpBind for unprivileged unit tests and micro-benchmarks. They honour the same
+ * batch contracts as the Linux implementations; tests inject frames/datagrams and read what was written.
+ */
+import { isIPv6 } from 'node:net';
+import type { TapDevice, UdpBind } from '../types.js';
+import { SOCKADDR_SLOT, VNET_HDR_LEN } from '../types.js';
+
+export class FakeTap implements TapDevice {
+  readonly name: string;
+  readonly vnetHdr: boolean;
+  /** Frames waiting to be read by the dataplane (what the host stack "sent" into the TAP). */
+  readonly inbox: Buffer[] = [];
+  /** Frames the dataplane wrote (with their virtio-net header when vnetHdr). */
+  readonly written: Buffer[] = [];
+  private cb: (() => void) | undefined;
+
+  constructor(name = 'fake0', vnetHdr = true) {
+    this.name = name;
+    this.vnetHdr = vnetHdr;
+  }
+
+  /** Queues a frame as the host would send it; adds a zero virtio-net header when vnetHdr. */
+  inject(frame: Buffer): void {
+    this.inbox.push(this.vnetHdr ? Buffer.concat([Buffer.alloc(VNET_HDR_LEN), frame]) : Buffer.from(frame));
+  }
+
+  /** Runs the dataplane's readable callback once, as a uv_poll wakeup would. */
+  wake(): void {
+    this.cb?.();
+  }
+
+  /** Frames written by the dataplane, virtio-net header stripped. */
+  frames(): Buffer[] {
+    return this.written.map((b) => (this.vnetHdr ? b.subarray(VNET_HDR_LEN) : b));
+  }
+
+  readBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number {
+    let n = 0;
+    while (n < count && this.inbox.length > 0) {
+      const f = this.inbox.shift()!;
+      const len = Math.min(f.length, maxLen);
+      f.copy(buf, offsets[n]!, 0, len);
+      lens[n++] = len;
+    }
+    return n;
+  }
+
+  write(buf: Buffer, off: number, len: number): number {
+    this.written.push(Buffer.from(buf.subarray(off, off + len)));
+    return len;
+  }
+
+  onReadable(cb: () => void): void {
+    this.cb = cb;
+  }
+
+  close(): void {
+    this.cb = undefined;
+  }
+}
+
+export interface FakeDatagram {
+  readonly data: Buffer;
+  readonly ip: string;
+  readonly port: number;
+}
+
+export class FakeUdpBind implements UdpBind {
+  readonly family: 4 | 6;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly ioPath = 'fake (in memory)';
+  readonly destinationSlots = 4096;
+  readonly inbox: FakeDatagram[] = [];
+  readonly sent: FakeDatagram[] = [];
+  /** When set, sendBatch reports this many datagrams as dropped because the socket buffer is full. */
+  failNextFull = 0;
+  private readonly dests: (FakeDatagram | undefined)[] = [];
+  private cb: (() => void) | undefined;
+
+  constructor(localAddress = '192.0.2.1', localPort = 4789) {
+    this.localAddress = localAddress;
+    this.localPort = localPort;
+    this.family = isIPv6(localAddress) ? 6 : 4;
+  }
+
+  inject(data: Buffer, ip = '192.0.2.2', port = 4789): void {
+    this.inbox.push({ data: Buffer.from(data), ip, port });
+  }
+
+  wake(): void {
+    this.cb?.();
+  }
+
+  setDestination(slot: number, ip: string, port: number): void {
+    this.dests[slot] = { data: Buffer.alloc(0), ip, port };
+  }
+
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number {
+    let n = 0;
+    while (n < count && this.inbox.length > 0) {
+      const d = this.inbox.shift()!;
+      if (d.data.length > maxLen) lens[n] = -1;
+      else {
+        d.data.copy(buf, offsets[n]!);
+        lens[n] = d.data.length;
+      }
+      const a = n * SOCKADDR_SLOT;
+      addrs.fill(0, a, a + SOCKADDR_SLOT);
+      addrs.writeUInt16LE(2, a);
+      addrs.writeUInt16BE(d.port, a + 2);
+      d.ip.split('.').forEach((p, i) => (addrs[a + 4 + i] = Number(p)));
+      n++;
+    }
+    return n;
+  }
+
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array): number {
+    let sent = 0;
+    const full = Math.min(this.failNextFull, count);
+    this.failNextFull -= full;
+    for (let i = 0; i < count - full; i++) {
+      const d = this.dests[dest[i]!]!;
+      this.sent.push({ data: Buffer.from(buf.subarray(offsets[i]!, offsets[i]! + lens[i]!)), ip: d.ip, port: d.port });
+      sent++;
+    }
+    result[0] = sent;
+    result[1] = full;
+    result[2] = 0;
+    result[3] = 0;
+    return sent;
+  }
+
+  onReadable(cb: () => void): void {
+    this.cb = cb;
+  }
+
+  close(): void {
+    this.cb = undefined;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Loads the native addon (native/vxlan_native.cc, built by node-gyp during `npm install`/`npm ci`) and gives
+ * it a type. Only platform/linux imports this module.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativePoller {
+  start(events?: number): void;
+  stop(): void;
+  close(): void;
+}
+
+export interface NativeAddon {
+  tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean): [number, string];
+  tapSetOffload(fd: number, flags: number): number;
+  close(fd: number): void;
+  readBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number;
+  writeFrame(fd: number, buf: Buffer, off: number, len: number): number;
+  udpOpen(addr: string, port: number, ifname: string, rcvbuf: number, sndbuf: number): [number, number];
+  sockaddrWrite(table: Buffer, slot: number, addr: string, port: number): 4 | 6;
+  recvBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number;
+  sendBatch(
+    fd: number,
+    buf: Buffer,
+    offsets: Uint32Array,
+    lens: Uint32Array,
+    table: Buffer,
+    idx: Uint32Array,
+    count: number,
+    result: Int32Array,
+  ): number;
+  Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
+  constants: {
+    UV_READABLE: number;
+    UV_WRITABLE: number;
+    SOCKADDR_SLOT: number;
+    MAX_BATCH: number;
+    AF_INET: number;
+    AF_INET6: number;
+    TUN_F_CSUM: number;
+    TUN_F_TSO4: number;
+    TUN_F_TSO6: number;
+    TUN_F_TSO_ECN: number;
+  };
+}
+
+let cached: NativeAddon | undefined;
+
+/** The addon, loaded once. Throws an Error that says how to build it when it is missing. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  // Walk up from this file to the package root (works from src/ under vitest and from dist/ when built).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'build', 'Release', 'vxlan_native.node');
+    if (existsSync(candidate)) {
+      cached = createRequire(import.meta.url)(candidate) as NativeAddon;
+      return cached;
+    }
+    dir = dirname(dir);
+  }
+  throw new Error('the native addon build/Release/vxlan_native.node is missing: run `npm install` (it builds with node-gyp)');
+}

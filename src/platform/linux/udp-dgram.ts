@@ -1,0 +1,185 @@
+/**
+ * The portable UDP path over Node's `dgram`: one syscall and one JS callback per datagram. It exists for
+ * teaching, for platforms without the addon's batch calls, and as a baseline; `--io dgram` selects it.
+ *
+ * Ownership: dgram may still be reading a buffer after send() returns, so each outgoing datagram is copied
+ * into the next slot of a bounded ring that stays busy until dgram's callback. dgram completes sends in
+ * order, so one shared callback frees the oldest slot. A full ring is a counted drop (`ringFull`), never
+ * growth. Received datagrams queue (bounded as well) until the dataplane drains them with recvBatch.
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { UdpBind } from '../types.js';
+import { SOCKADDR_SLOT } from '../types.js';
+
+const RING_SLOTS = 512;
+const RING_SLOT_SIZE = 65536;
+const RX_QUEUE = 1024;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+export class DgramUdpBind implements UdpBind {
+  readonly family: 4 | 6;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly ioPath = 'dgram (portable, one syscall per datagram)';
+  readonly destinationSlots = 4096;
+  /** Datagrams dropped because the send ring or the receive queue was full. */
+  ringFull = 0;
+
+  private readonly sock: dgram.Socket;
+  private readonly dests: ({ ip: string; port: number } | undefined)[] = [];
+  private readonly ring = Buffer.allocUnsafe(RING_SLOTS * RING_SLOT_SIZE);
+  private ringHead = 0;
+  private inFlight = 0;
+  private readonly onSent = (): void => {
+    this.inFlight--;
+  };
+  private readonly rxMsgs: (Buffer | undefined)[] = new Array(RX_QUEUE);
+  private readonly rxInfo: (dgram.RemoteInfo | undefined)[] = new Array(RX_QUEUE);
+  private rxHead = 0;
+  private rxLen = 0;
+  private readableCb: (() => void) | undefined;
+  private scheduled = false;
+  private readonly fire = (): void => {
+    this.scheduled = false;
+    this.readableCb?.();
+  };
+
+  private constructor(sock: dgram.Socket, address: string, port: number) {
+    this.sock = sock;
+    this.localAddress = address;
+    this.localPort = port;
+    this.family = isIPv6(address) ? 6 : 4;
+    sock.on('message', (msg, rinfo) => {
+      if (this.rxLen === RX_QUEUE) {
+        this.ringFull++;
+        return;
+      }
+      const i = (this.rxHead + this.rxLen) % RX_QUEUE;
+      this.rxMsgs[i] = msg;
+      this.rxInfo[i] = rinfo;
+      this.rxLen++;
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.fire);
+      }
+    });
+  }
+
+  /** Binds; rejects with an Error whose `code` is EADDRINUSE, EADDRNOTAVAIL... */
+  static open(o: { address: string; port: number; device: string }): Promise<DgramUdpBind> {
+    return new Promise((resolve, reject) => {
+      const sock = dgram.createSocket({ type: isIPv6(o.address) ? 'udp6' : 'udp4', ipv6Only: true });
+      const onError = (err: Error): void => {
+        sock.close();
+        reject(err);
+      };
+      sock.once('error', onError);
+      sock.bind({ address: o.address, port: o.port, exclusive: true }, () => {
+        sock.off('error', onError);
+        sock.on('error', () => {
+          /* per-datagram send errors reach the send callback; nothing else is expected */
+        });
+        try {
+          sock.setRecvBufferSize(4 << 20);
+          sock.setSendBufferSize(4 << 20);
+        } catch {
+          /* capped by net.core.*mem_max: keep the default */
+        }
+        resolve(new DgramUdpBind(sock, o.address, sock.address().port));
+      });
+    });
+  }
+
+  setDestination(slot: number, ip: string, port: number): void {
+    this.dests[slot] = { ip, port };
+  }
+
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number {
+    let n = 0;
+    while (n < count && this.rxLen > 0) {
+      const msg = this.rxMsgs[this.rxHead]!;
+      const info = this.rxInfo[this.rxHead]!;
+      this.rxMsgs[this.rxHead] = undefined;
+      this.rxInfo[this.rxHead] = undefined;
+      this.rxHead = (this.rxHead + 1) % RX_QUEUE;
+      this.rxLen--;
+      if (msg.length > maxLen) lens[n] = -1;
+      else {
+        msg.copy(buf, offsets[n]!);
+        lens[n] = msg.length;
+      }
+      writeSockaddr(addrs, n * SOCKADDR_SLOT, info.address, info.port);
+      n++;
+    }
+    return n;
+  }
+
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array): number {
+    let sent = 0;
+    let full = 0;
+    let refused = 0;
+    for (let i = 0; i < count; i++) {
+      const d = this.dests[dest[i]!];
+      const len = lens[i]!;
+      if (!d || len > RING_SLOT_SIZE) {
+        refused++;
+        continue;
+      }
+      if (this.inFlight === RING_SLOTS) {
+        full++;
+        this.ringFull++;
+        continue;
+      }
+      const at = this.ringHead * RING_SLOT_SIZE;
+      this.ringHead = (this.ringHead + 1) % RING_SLOTS;
+      buf.copy(this.ring, at, offsets[i]!, offsets[i]! + len);
+      this.inFlight++;
+      this.sock.send(this.ring, at, len, d.port, d.ip, this.onSent);
+      sent++;
+    }
+    result[0] = sent;
+    result[1] = full;
+    result[2] = refused;
+    result[3] = 0;
+    return sent;
+  }
+
+  onReadable(cb: () => void): void {
+    this.readableCb = cb;
+  }
+
+  close(): void {
+    this.readableCb = undefined;
+    try {
+      this.sock.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+/** Writes a Linux sockaddr_in/sockaddr_in6 (family in host byte order: little-endian here) like recvmmsg does. */
+function writeSockaddr(out: Buffer, off: number, ip: string, port: number): void {
+  out.fill(0, off, off + SOCKADDR_SLOT);
+  if (isIPv6(ip)) {
+    out.writeUInt16LE(AF_INET6, off);
+    out.writeUInt16BE(port, off + 2);
+    const parts = expandV6(ip);
+    for (let i = 0; i < 8; i++) out.writeUInt16BE(parts[i]!, off + 8 + 2 * i);
+  } else {
+    out.writeUInt16LE(AF_INET, off);
+    out.writeUInt16BE(port, off + 2);
+    const p = ip.split('.');
+    for (let i = 0; i < 4; i++) out[off + 4 + i] = Number(p[i]);
+  }
+}
+
+function expandV6(ip: string): number[] {
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const fill = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill('0');
+  return [...h, ...fill, ...t].map((x) => parseInt(x, 16));
+}

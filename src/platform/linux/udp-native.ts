@@ -1,0 +1,72 @@
+/**
+ * The fast UDP path: one non-blocking socket, recvmmsg/sendmmsg batches through the native addon, readiness
+ * from uv_poll. Destinations live in a table of sockaddrs (one slot per remote VTEP) written by the control
+ * plane, so the hot path passes only slot numbers.
+ */
+import { isIPv6 } from 'node:net';
+import type { UdpBind } from '../types.js';
+import { native, type NativePoller } from './native.js';
+
+export interface UdpOpenOptions {
+  /** Local address; '0.0.0.0' or '::' for the wildcard. */
+  readonly address: string;
+  readonly port: number;
+  /** SO_BINDTODEVICE, or '' for none. */
+  readonly device: string;
+  /** Socket buffer sizes in bytes; 4 MiB absorbs bursts of a few thousand datagrams. */
+  readonly rcvbuf?: number;
+  readonly sndbuf?: number;
+  /** Destination slots to allocate. */
+  readonly destinationSlots?: number;
+}
+
+export class NativeUdpBind implements UdpBind {
+  readonly family: 4 | 6;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly ioPath = 'native recvmmsg/sendmmsg';
+  readonly destinationSlots: number;
+  private fd: number;
+  private table: Buffer;
+  private poller: NativePoller | undefined;
+
+  /** Throws an Error with `code` = errno name (EADDRINUSE, EADDRNOTAVAIL, ENODEV...). */
+  constructor(o: UdpOpenOptions) {
+    const n = native();
+    const [fd, port] = n.udpOpen(o.address, o.port, o.device, o.rcvbuf ?? 4 << 20, o.sndbuf ?? 4 << 20);
+    this.fd = fd;
+    this.localPort = port;
+    this.localAddress = o.address;
+    this.family = isIPv6(o.address) ? 6 : 4;
+    this.destinationSlots = o.destinationSlots ?? 4096;
+    this.table = Buffer.alloc(this.destinationSlots * n.constants.SOCKADDR_SLOT);
+  }
+
+  setDestination(slot: number, ip: string, port: number): void {
+    if (slot < 0 || slot >= this.destinationSlots) throw new RangeError(`destination slot ${slot} out of range`);
+    native().sockaddrWrite(this.table, slot, ip, port);
+  }
+
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number {
+    return native().recvBatch(this.fd, buf, offsets, maxLen, count, lens, addrs);
+  }
+
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array): number {
+    return native().sendBatch(this.fd, buf, offsets, lens, this.table, dest, count, result);
+  }
+
+  onReadable(cb: () => void): void {
+    const n = native();
+    this.poller = new n.Poller(this.fd, (status) => {
+      if (status >= 0) cb();
+    });
+    this.poller.start(n.constants.UV_READABLE);
+  }
+
+  close(): void {
+    this.poller?.close();
+    this.poller = undefined;
+    if (this.fd >= 0) native().close(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Batch-shaped platform interfaces, in the manner of wireguard-go's tun.Device and conn.Bind: the caller owns
+ * every buffer and passes offsets and lengths in typed arrays; calls fill or drain them and return a count.
+ * Nothing here keeps a reference to caller memory after returning (the dgram fallback copies).
+ *
+ * Implementations: linux/ (the native addon; the dgram fallback) and fake/ (in memory, for unprivileged tests
+ * and micro-benchmarks).
+ */
+
+/** Size of the virtio-net header in front of every frame when a TAP is opened with IFF_VNET_HDR. */
+export const VNET_HDR_LEN = 10;
+
+export interface TapDevice {
+  /** Kernel interface name. */
+  readonly name: string;
+  /** True when every frame read or written is preceded by a VNET_HDR_LEN-byte virtio-net header. */
+  readonly vnetHdr: boolean;
+  /**
+   * Reads frames until the device has none left (EAGAIN) or `count` frames were read. Frame i is written at
+   * `buf[offsets[i]]` (its virtio-net header first, when vnetHdr), at most `maxLen` bytes; its length goes to
+   * `lens[i]`. Returns the number of frames read.
+   */
+  readBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number;
+  /** Writes one frame (with its virtio-net header when vnetHdr). Returns bytes written or -errno. */
+  write(buf: Buffer, off: number, len: number): number;
+  /** Calls `cb` once per wakeup while frames are waiting. One callback for the device's life. */
+  onReadable(cb: () => void): void;
+  close(): void;
+}
+
+export interface SendResult {
+  /** [sent, droppedBecauseFull, refused, lastErrno] of the last sendBatch. */
+  readonly r: Int32Array;
+}
+
+export interface UdpBind {
+  /** 4 or 6: the address family of the bound socket. */
+  readonly family: 4 | 6;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Human-readable name of the I/O path, for logs and `show`: e.g. "native recvmmsg/sendmmsg". */
+  readonly ioPath: string;
+  /**
+   * Receives datagrams until none is left or `count` arrived. Datagram i lands at `buf[offsets[i]]`; `lens[i]`
+   * is its length or -1 when it was longer than `maxLen`. Its source address is stored in slot i of `addrs`
+   * (SOCKADDR_SLOT bytes each, a Linux sockaddr_in/sockaddr_in6). Returns the count.
+   */
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number;
+  /**
+   * Sends `count` datagrams: i is `buf[offsets[i] .. +lens[i]]` to destination slot `dest[i]` (set with
+   * setDestination). Fills `result` = [sent, droppedBecauseFull, refused, lastErrno]. Returns sent.
+   */
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array): number;
+  /** Control plane: (re)defines destination slot `slot` as ip:port. */
+  setDestination(slot: number, ip: string, port: number): void;
+  /** Number of destination slots available. */
+  readonly destinationSlots: number;
+  onReadable(cb: () => void): void;
+  close(): void;
+}
+
+/** Bytes per source-address slot filled by recvBatch (sizeof(struct sockaddr_in6)). */
+export const SOCKADDR_SLOT = 28;
