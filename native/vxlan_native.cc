@@ -49,7 +49,8 @@ Napi::Value ThrowType(Napi::Env env, const char* msg) {
 // ---------------------------------------------------------------------------------------------------------
 // TAP
 
-// tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean): [fd, actualName]
+// tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean, blocking?: boolean): [fd, actualName]
+// (blocking exists only for the naive fs-stream baseline in bench/; the dataplane always uses non-blocking.)
 // The device is never made persistent: it disappears when the last fd closes (process exit, even kill -9).
 // O_CLOEXEC keeps children (ip, tcpdump...) from inheriting it.
 Napi::Value TapOpen(const Napi::CallbackInfo& info) {
@@ -58,9 +59,10 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>();
   bool vnet = info[1].ToBoolean();
   bool mq = info[2].ToBoolean();
+  bool blocking = info.Length() > 3 && info[3].ToBoolean();
   if (name.size() >= IFNAMSIZ) return ThrowType(env, "interface name too long");
 
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  int fd = open("/dev/net/tun", O_RDWR | (blocking ? 0 : O_NONBLOCK) | O_CLOEXEC);
   if (fd < 0) return ThrowErrno(env, errno, "open", "/dev/net/tun");
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);

@@ -14,7 +14,7 @@ export interface NativePoller {
 }
 
 export interface NativeAddon {
-  tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean): [number, string];
+  tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean, blocking?: boolean): [number, string];
   tapSetOffload(fd: number, flags: number): number;
   close(fd: number): void;
   readBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number;

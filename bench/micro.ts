@@ -1,0 +1,132 @@
+/**
+ * Micro benchmarks (the `benchmark` package) of the hot-path pieces over the in-memory fake platform, each beside
+ * a naive baseline where one exists, plus heap growth over 10^6 packets through the whole encap and decap path
+ * (must stay ~0: no per-packet allocation in steady state).
+ *
+ * Usage: node --expose-gc dist/bench/micro.js
+ */
+import Benchmark from 'benchmark';
+import { cpus } from 'node:os';
+import { Vtep } from '../src/dataplane/vtep.js';
+import { FakeTap, FakeUdpBind } from '../src/platform/fake/fake.js';
+import type { TapDevice, UdpBind } from '../src/platform/types.js';
+import { csumAdd, csumFinish } from '../src/wire/checksum.js';
+import { vxlanCheck, vxlanWrite } from '../src/wire/vxlan.js';
+
+/** The obvious checksum: one 16-bit word per iteration. */
+function naiveChecksum(buf: Buffer, off: number, len: number): number {
+  let s = 0;
+  for (let i = 0; i + 1 < len; i += 2) s += (buf[off + i]! << 8) | buf[off + i + 1]!;
+  if (len & 1) s += buf[off + len - 1]! << 8;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/** A TAP/UDP pair that replays one frame/datagram forever and discards what is written: measures JS only. */
+class ReplayTap implements TapDevice {
+  readonly name = 'replay0';
+  readonly vnetHdr = true;
+  constructor(private readonly frame: Buffer, private readonly perCall: number) {}
+  readBatch(buf: Buffer, offsets: Uint32Array, _max: number, count: number, lens: Int32Array): number {
+    const n = Math.min(count, this.perCall);
+    for (let i = 0; i < n; i++) {
+      this.frame.copy(buf, offsets[i]!);
+      lens[i] = this.frame.length;
+    }
+    return n;
+  }
+  write(_b: Buffer, _o: number, len: number): number {
+    return len;
+  }
+  onReadable(): void {}
+  close(): void {}
+}
+
+class ReplayUdp extends FakeUdpBind implements UdpBind {
+  constructor(private readonly dgram: Buffer, private readonly perCall: number) {
+    super();
+  }
+  override recvBatch(buf: Buffer, offsets: Uint32Array, _max: number, count: number, lens: Int32Array): number {
+    const n = Math.min(count, this.perCall);
+    for (let i = 0; i < n; i++) {
+      this.dgram.copy(buf, offsets[i]!);
+      lens[i] = this.dgram.length;
+    }
+    return n;
+  }
+  override sendBatch(_b: Buffer, _o: Uint32Array, _l: Uint32Array, _d: Uint32Array, count: number, r: Int32Array): number {
+    r[0] = count;
+    r[1] = r[2] = r[3] = 0;
+    return count;
+  }
+}
+
+const hex = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ''), 'hex');
+const frame = Buffer.concat([hex('7a3afe45a376 c26a9be5398d 0800'), Buffer.alloc(1400, 7)]);
+const vnetFrame = Buffer.concat([Buffer.alloc(10), frame]);
+const inbound = Buffer.concat([hex('0800000000271100'), hex('c26a9be5398d 7a3afe45a376 0800'), Buffer.alloc(1400, 7)]);
+
+function makeVtep(batch: number): { vtep: Vtep } {
+  const tap = new ReplayTap(vnetFrame, batch - 1); // fewer than batch: one readBatch per wakeup
+  const udp = new ReplayUdp(inbound, batch - 1);
+  const vtep = new Vtep(tap, udp, { vni: 10001, ownMac: 0xc26a9be5398d, maxUdpPayload: 1472, maxFrame: 1468, dstport: 4789 });
+  vtep.fdb.append(0x7a3afe45a376, '192.0.2.2');
+  return { vtep };
+}
+
+function suite(name: string, cases: Record<string, () => void>): Promise<void> {
+  return new Promise((resolve) => {
+    const s = new Benchmark.Suite(name);
+    for (const [k, fn] of Object.entries(cases)) s.add(k, fn);
+    s.on('cycle', (e: Benchmark.Event) => {
+      const b = e.target as unknown as Benchmark;
+      process.stdout.write(`  ${String(b.name).padEnd(44)} ${(1e9 / b.hz!).toFixed(1).padStart(10)} ns/op  ±${b.stats!.rme.toFixed(1)}%\n`);
+    });
+    s.on('complete', () => resolve());
+    process.stdout.write(`${name}\n`);
+    s.run({ async: false });
+  });
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(`micro benchmarks: node ${process.version}, ${cpus()[0]?.model} x${cpus().length}\n`);
+  for (const size of [64, 512, 1500, 9000]) {
+    const b = Buffer.alloc(size + 1, 0x5a);
+    await suite(`checksum ${size} B`, {
+      [`csumAdd+finish (ours) ${size}`]: () => void csumFinish(csumAdd(b, 1, size, 0)),
+      [`naive 16-bit loop ${size}`]: () => void naiveChecksum(b, 1, size),
+    });
+  }
+  const hdr = Buffer.alloc(64);
+  await suite('vxlan header', {
+    'vxlanWrite': () => vxlanWrite(hdr, 8, 10001),
+    'vxlanCheck': () => void vxlanCheck(inbound, 0, inbound.length),
+  });
+  const { vtep } = makeVtep(64);
+  await suite('dataplane per batch of 63 frames (1414 B)', {
+    'encap batch (TAP→UDP, FDB hit)': () => vtep.onTapReadable(),
+    'decap batch (UDP→TAP)': () => vtep.onUdpReadable(),
+  });
+
+  // Heap growth over 10^6 packets each way.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) process.stdout.write('heap growth: run with node --expose-gc for a precise figure\n');
+  const w = makeVtep(64).vtep;
+  for (let i = 0; i < 2000; i++) (w.onTapReadable(), w.onUdpReadable()); // warm-up
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  const rounds = Math.ceil(1e6 / 63);
+  for (let i = 0; i < rounds; i++) (w.onTapReadable(), w.onUdpReadable());
+  gc?.();
+  const after = process.memoryUsage().heapUsed;
+  const pkts = rounds * 63 * 2;
+  process.stdout.write(
+    `heap growth over ${pkts.toLocaleString()} packets: ${((after - before) / 1024).toFixed(1)} KiB (${((after - before) / pkts).toFixed(4)} B/packet)\n`,
+  );
+  void FakeTap;
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${(e as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,14 @@
+/**
+ * `npm run bench`: the micro benchmarks (JS hot path, no privileges), then the macro benchmark (netns, iperf3;
+ * needs root). Extra arguments go to the macro benchmark (e.g. `npm run bench -- --runs 1 --quick`).
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const dir = fileURLToPath(new URL('.', import.meta.url));
+const step = (file: string, args: string[], nodeFlags: string[] = []): void => {
+  const r = spawnSync(process.execPath, [...nodeFlags, `${dir}${file}`, ...args], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+};
+step('micro.js', [], ['--expose-gc']);
+step('macro.js', process.argv.slice(2));
