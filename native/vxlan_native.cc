@@ -220,6 +220,25 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// udpEnableOffload(fd, what: "gso" | "gro"): 0 or -errno. "gso" probes UDP_SEGMENT (setting a socket-wide
+// segment size of 0 leaves sends unsegmented unless a message asks); "gro" turns on UDP_GRO.
+Napi::Value UdpEnableOffload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string what = info[1].As<Napi::String>();
+  int r;
+  if (what == "gso") {
+    int zero = 0;
+    r = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero);
+  } else if (what == "gro") {
+    int one = 1;
+    r = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
+  } else {
+    return ThrowType(env, "udpEnableOffload: gso or gro");
+  }
+  return Napi::Number::New(env, r < 0 ? -errno : 0);
+}
+
 // sockaddrWrite(table: Buffer, slot, addr: string, port): family (4 or 6). Writes a sockaddr into slot
 // `slot` (28 bytes each) of an address table that udpSendBatch indexes. Control plane only.
 Napi::Value SockaddrWrite(const Napi::CallbackInfo& info) {
@@ -238,7 +257,9 @@ Napi::Value SockaddrWrite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fam == AF_INET ? 4 : 6);
 }
 
-// recvBatch(fd, buf, offsets: Uint32Array, maxLen, count, lens: Int32Array, addrs: Buffer): n
+// recvBatch(fd, buf, offsets: Uint32Array, maxLen, count, lens: Int32Array, addrs: Buffer, gro?: Uint16Array): n
+// With UDP_GRO enabled on the socket, one "datagram" may be several coalesced ones of gro[i] bytes each (the
+// last may be shorter); gro[i] = 0 means a single datagram.
 // One recvmmsg(MSG_DONTWAIT). Datagram i lands at buf[offsets[i]]; lens[i] is its length, or -1 when it was
 // larger than maxLen (truncated: the caller drops it). Its source sockaddr lands in addrs slot i (28 bytes).
 Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
@@ -250,9 +271,13 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   uint32_t count = info[4].As<Napi::Number>().Uint32Value();
   auto lens = info[5].As<Napi::Int32Array>();
   auto addrs = info[6].As<Napi::Buffer<uint8_t>>();
+  bool haveGro = info.Length() > 7 && info[7].IsTypedArray();
+  Napi::Uint16Array gro;
+  if (haveGro) gro = info[7].As<Napi::Uint16Array>();
   if (count > kMaxBatch || count > offs.ElementLength() || count > lens.ElementLength() ||
-      count * kSockaddrSlot > addrs.Length())
+      count * kSockaddrSlot > addrs.Length() || (haveGro && count > gro.ElementLength()))
     return ThrowType(env, "recvBatch: count too big");
+  alignas(cmsghdr) thread_local uint8_t rcmsgs[kMaxBatch][CMSG_SPACE(sizeof(int))];
   // Per-thread scratch: too big for the stack, and worker threads may each run a dataplane.
   thread_local mmsghdr msgs[kMaxBatch];
   thread_local iovec iovs[kMaxBatch];
@@ -266,6 +291,10 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     msgs[i].msg_hdr.msg_iovlen = 1;
     msgs[i].msg_hdr.msg_name = addrs.Data() + i * kSockaddrSlot;
     msgs[i].msg_hdr.msg_namelen = kSockaddrSlot;
+    if (haveGro) {
+      msgs[i].msg_hdr.msg_control = rcmsgs[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof rcmsgs[i];
+    }
   }
   int r;
   do {
@@ -278,13 +307,25 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
       return Napi::Number::New(env, 0);
     return ThrowErrno(env, errno, "recvmmsg");
   }
-  for (int i = 0; i < r; i++)
+  for (int i = 0; i < r; i++) {
     lens[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
+    if (haveGro) {
+      gro[i] = 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int v;
+          memcpy(&v, CMSG_DATA(c), sizeof v);
+          gro[i] = (uint16_t)v;
+        }
+    }
+  }
   return Napi::Number::New(env, r);
 }
 
 // sendBatch(fd, buf, offsets: Uint32Array, lens: Uint32Array, table: Buffer, addrIdx: Uint32Array, count,
-//           result: Int32Array): sent
+//           result: Int32Array, gso?: Uint16Array): sent
+// With `gso`, a message whose gso[i] > 0 carries a UDP_SEGMENT control message: the kernel cuts it into
+// datagrams of gso[i] bytes (the last may be shorter) — one syscall and one skb walk for up to 64 datagrams.
 // sendmmsg the `count` datagrams; datagram i is buf[offsets[i] .. +lens[i]] to the sockaddr in table slot
 // addrIdx[i]. A datagram the kernel refuses (no route, ...) is skipped and counted; EAGAIN/ENOBUFS (socket
 // buffer full) drops the rest of the batch. result = [sent, droppedFull, failed, lastErrno].
@@ -296,8 +337,13 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   auto lens = info[3].As<Napi::Uint32Array>();
   auto table = info[4].As<Napi::Buffer<uint8_t>>();
   auto idx = info[5].As<Napi::Uint32Array>();
+  alignas(cmsghdr) thread_local uint8_t cmsgs[kMaxBatch][CMSG_SPACE(sizeof(uint16_t))];
   uint32_t count = info[6].As<Napi::Number>().Uint32Value();
   auto result = info[7].As<Napi::Int32Array>();
+  bool haveGso = info.Length() > 8 && info[8].IsTypedArray();
+  Napi::Uint16Array gso;
+  if (haveGso) gso = info[8].As<Napi::Uint16Array>();
+  if (haveGso && count > gso.ElementLength()) return ThrowType(env, "sendBatch: gso array too short");
   if (count > kMaxBatch || count > offs.ElementLength() || count > lens.ElementLength() ||
       count > idx.ElementLength() || result.ElementLength() < 4)
     return ThrowType(env, "sendBatch: count too big");
@@ -318,6 +364,16 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     msgs[i].msg_hdr.msg_iovlen = 1;
     msgs[i].msg_hdr.msg_name = sa;
     msgs[i].msg_hdr.msg_namelen = fam == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    if (haveGso && gso[i] > 0) {
+      cmsghdr* c = reinterpret_cast<cmsghdr*>(cmsgs[i]);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t seg = gso[i];
+      memcpy(CMSG_DATA(c), &seg, sizeof seg);
+      msgs[i].msg_hdr.msg_control = cmsgs[i];
+      msgs[i].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+    }
   }
   int32_t sent = 0, full = 0, failed = 0, lastErr = 0;
   uint32_t i = 0;
@@ -431,6 +487,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readBatch", Napi::Function::New(env, ReadBatch));
   exports.Set("writeFrame", Napi::Function::New(env, WriteFrame));
   exports.Set("udpOpen", Napi::Function::New(env, UdpOpen));
+  exports.Set("udpEnableOffload", Napi::Function::New(env, UdpEnableOffload));
   exports.Set("sockaddrWrite", Napi::Function::New(env, SockaddrWrite));
   exports.Set("recvBatch", Napi::Function::New(env, RecvBatch));
   exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
@@ -446,6 +503,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   c.Set("TUN_F_TSO4", Napi::Number::New(env, TUN_F_TSO4));
   c.Set("TUN_F_TSO6", Napi::Number::New(env, TUN_F_TSO6));
   c.Set("TUN_F_TSO_ECN", Napi::Number::New(env, TUN_F_TSO_ECN));
+#ifdef TUN_F_USO4
+  c.Set("TUN_F_USO4", Napi::Number::New(env, TUN_F_USO4));
+  c.Set("TUN_F_USO6", Napi::Number::New(env, TUN_F_USO6));
+#endif
   exports.Set("constants", c);
   return exports;
 }

@@ -21,7 +21,8 @@ export interface NativeAddon {
   writeFrame(fd: number, buf: Buffer, off: number, len: number): number;
   udpOpen(addr: string, port: number, ifname: string, rcvbuf: number, sndbuf: number): [number, number];
   sockaddrWrite(table: Buffer, slot: number, addr: string, port: number): 4 | 6;
-  recvBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number;
+  recvBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array): number;
+  udpEnableOffload(fd: number, what: 'gso' | 'gro'): number;
   sendBatch(
     fd: number,
     buf: Buffer,
@@ -31,6 +32,7 @@ export interface NativeAddon {
     idx: Uint32Array,
     count: number,
     result: Int32Array,
+    gso?: Uint16Array,
   ): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
   constants: {
@@ -44,6 +46,8 @@ export interface NativeAddon {
     TUN_F_TSO4: number;
     TUN_F_TSO6: number;
     TUN_F_TSO_ECN: number;
+    TUN_F_USO4?: number;
+    TUN_F_USO6?: number;
   };
 }
 
