@@ -33,6 +33,7 @@ export const COUNTER_NAMES = [
   'rx_loop', // drop: inner source MAC is our own (a loop or a reflected flood)
   'rx_bad_src_mac', // drop: inner source MAC is multicast/broadcast or all-zeros
   'rx_truncated', // drop: datagram larger than the receive slot
+  'rx_unknown_peer', // drop: --peers-only and the outer source is not a known remote
   'rx_tap_error', // drop: the TAP refused the write
   'pool_exhausted', // drop: no free buffer slot (bounded pools never grow)
 ] as const;
@@ -81,6 +82,7 @@ export const DROP_REASONS: readonly CounterName[] = [
   'rx_loop',
   'rx_bad_src_mac',
   'rx_truncated',
+  'rx_unknown_peer',
   'rx_tap_error',
   'pool_exhausted',
 ];

@@ -40,6 +40,9 @@ export class Fdb {
   private readonly defaultPort: number;
   /** The all-zeros entry (default destinations), or undefined when there is none. Read on every flood. */
   defaults: FdbEntry | undefined;
+  /** Underlay addresses of every remote, as the 4 or 16 address bytes in hex: for --peers-only. */
+  private peers = new Set<number>();
+  private peers6 = new Set<string>();
 
   constructor(udp: UdpBind, defaultPort: number) {
     this.udp = udp;
@@ -69,7 +72,19 @@ export class Fdb {
   delete(mac: number): boolean {
     const had = this.entries.delete(mac);
     if (mac === MAC_ZERO) this.defaults = undefined;
+    this.rebuildPeers();
     return had;
+  }
+
+  /**
+   * True when the sockaddr (Linux layout: family u16 host order, port, address) at `addrs[off]` is the
+   * address of a known remote. IPv4 is checked without allocating; IPv6 builds a string key (rare path).
+   */
+  isKnownPeer(addrs: Buffer, off: number): boolean {
+    const family = addrs[off]! | (addrs[off + 1]! << 8);
+    if (family === 2) return this.peers.has(addrs.readUInt32BE(off + 4));
+    if (family === 10) return this.peers6.has(addrs.toString('hex', off + 8, off + 24));
+    return false;
   }
 
   all(): FdbEntry[] {
@@ -87,6 +102,21 @@ export class Fdb {
     };
     this.entries.set(mac, e);
     if (mac === MAC_ZERO) this.defaults = e;
+    this.rebuildPeers();
+  }
+
+  /** Recomputes the known-peer sets from all entries (control plane; swaps whole sets). */
+  private rebuildPeers(): void {
+    const p4 = new Set<number>();
+    const p6 = new Set<string>();
+    for (const e of this.entries.values())
+      for (const r of e.remotes) {
+        const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(r.ip);
+        if (v4) p4.add(((+v4[1]! << 24) | (+v4[2]! << 16) | (+v4[3]! << 8) | +v4[4]!) >>> 0);
+        else p6.add(ipv6Hex(r.ip));
+      }
+    this.peers = p4;
+    this.peers6 = p6;
   }
 
   private intern(ip: string, port: number): number {
@@ -101,4 +131,13 @@ export class Fdb {
     }
     return slot;
   }
+}
+
+/** The 16 bytes of an IPv6 address in hex (no separators), matching Buffer.toString('hex') of sin6_addr. */
+function ipv6Hex(ip: string): string {
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const fill = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill('0');
+  return [...h, ...fill, ...t].map((x) => parseInt(x, 16).toString(16).padStart(4, '0')).join('');
 }

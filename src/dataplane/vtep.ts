@@ -25,7 +25,7 @@
 import type { TapDevice, UdpBind } from '../platform/types.js';
 import { SOCKADDR_SLOT, VNET_HDR_LEN } from '../platform/types.js';
 import { C, Counters } from './counters.js';
-import { Fdb } from './fdb.js';
+import { Fdb, type FdbEntry } from './fdb.js';
 import { FrameBatch, HEADROOM } from './batch.js';
 import {
   ETH_HLEN,
@@ -35,6 +35,26 @@ import { macRead } from '../wire/mac.js';
 import { VXLAN_HLEN, vxlanCheck, vxlanVni, vxlanWrite, VXLAN_ERR_FLAGS, VXLAN_ERR_RESERVED, VXLAN_ERR_SHORT } from '../wire/vxlan.js';
 import { completeTxChecksum, writeRxVnetHeader } from './offload.js';
 import { answerArp, ARP_FRAME_LEN } from './proxy-arp.js';
+
+/**
+ * Observes packets after the dataplane decided what to do with them. Buffers are only valid during the call
+ * (they are the dataplane's own batch slots): copy what you keep. `verdict` is a counter index (see
+ * counters.ts COUNTER_NAMES): delivered (tx_packets / tx_flood_frames / arp_proxied / rx_packets) or the drop
+ * reason.
+ */
+export interface PacketObserver {
+  /**
+   * A frame read from the TAP. The inner frame is at `buf[fo .. fo+flen)`; when it was encapsulated, the VXLAN
+   * header is at `fo - 8`. `entry` is the FDB entry used (default destinations when flooded).
+   */
+  onEncap(buf: Buffer, fo: number, flen: number, verdict: number, entry: FdbEntry | undefined): void;
+  /**
+   * A datagram from the UDP socket: the VXLAN header at `buf[ho]`, `len` bytes (-1 when truncated); its outer
+   * source sockaddr (Linux layout) in `addrs` at `addrOff`. Note: on delivery the bytes before the inner
+   * frame (the VXLAN header) may already be overwritten by the virtio-net header.
+   */
+  onDecap(buf: Buffer, ho: number, len: number, verdict: number, addrs: Buffer, addrOff: number): void;
+}
 
 export interface VtepOptions {
   readonly vni: number;
@@ -60,6 +80,15 @@ export class Vtep {
   readonly fdb: Fdb;
   /** Static neighbours for proxy-ARP: IPv4 (uint32) → MAC (48-bit). Replaced whole on change. */
   neigh: Map<number, number> = new Map();
+  /** --peers-only: drop datagrams whose outer source is not a known remote. */
+  peersOnly = false;
+  /**
+   * Sees every frame and datagram with its verdict (the trace printer, the pcap writer). Undefined when off:
+   * then the cost is one field read per packet.
+   */
+  observer: PacketObserver | undefined;
+  /** The FDB entry the last encapsulated frame used (for the observer), without allocating. */
+  private lastEntry: FdbEntry | undefined;
 
   private readonly tap: TapDevice;
   private readonly udp: UdpBind;
@@ -139,18 +168,26 @@ export class Vtep {
     let total = 0;
     for (;;) {
       const n = this.tap.readBatch(buf, this.txReadOffs, this.txReadMax, this.batchSize, this.txLens);
-      for (let i = 0; i < n; i++) this.encapOne(buf, this.txBatch.offset(i) + HEADROOM, this.txLens[i]! - this.vnetLen, v);
+      const obs = this.observer;
+      for (let i = 0; i < n; i++) {
+        const fo = this.txBatch.offset(i) + HEADROOM;
+        const flen = this.txLens[i]! - this.vnetLen;
+        const verdict = this.encapOne(buf, fo, flen, v);
+        if (obs !== undefined) obs.onEncap(buf, fo, flen, verdict, this.lastEntry);
+      }
       this.flush();
       total += n;
       if (n < this.batchSize || total >= MAX_PER_WAKEUP) break;
     }
   }
 
-  private encapOne(buf: Buffer, fo: number, flen: number, v: Float64Array): void {
+  /** Handles one frame; returns its verdict: a counter index (C.tx_packets, C.tx_flood_frames, C.arp_proxied or a drop reason). */
+  private encapOne(buf: Buffer, fo: number, flen: number, v: Float64Array): number {
     v[C.tx_frames]!++;
+    this.lastEntry = undefined;
     if (flen < ETH_HLEN) {
       v[C.tx_runt]!++;
-      return;
+      return C.tx_runt;
     }
     if (this.vnetLen !== 0) {
       // The virtio-net header sits right in front of the frame. Without negotiated offloads the kernel sends
@@ -159,7 +196,7 @@ export class Vtep {
       const h = fo - VNET_HDR_LEN;
       if (buf[h + 1] !== 0) {
         v[C.tx_gso_unsupported]!++;
-        return;
+        return C.tx_gso_unsupported;
       }
       if ((buf[h]! & 1) !== 0) {
         completeTxChecksum(buf, fo, flen, buf.readUInt16LE(h + 6), buf.readUInt16LE(h + 8));
@@ -171,13 +208,13 @@ export class Vtep {
         v[C.arp_proxied]!++;
         if (this.vnetLen !== 0) buf.fill(0, fo - VNET_HDR_LEN, fo); // a plain frame: no offload hints
         if (this.tap.write(buf, fo - this.vnetLen, this.vnetLen + ARP_FRAME_LEN) < 0) v[C.rx_tap_error]!++;
-        return;
+        return C.arp_proxied;
       }
     }
     const udpLen = VXLAN_HLEN + flen;
     if (udpLen > this.maxUdpPayload) {
       v[C.tx_too_big]!++;
-      return;
+      return C.tx_too_big;
     }
     const ho = fo - VXLAN_HLEN;
     vxlanWrite(buf, ho, this.vni);
@@ -186,8 +223,9 @@ export class Vtep {
     const e = entry ?? this.fdb.defaults;
     if (e === undefined) {
       v[C.tx_fdb_miss]!++;
-      return;
+      return C.tx_fdb_miss;
     }
+    this.lastEntry = e;
     const k = e.slots.length;
     if (entry === undefined) {
       v[C.tx_flood_frames]!++;
@@ -198,6 +236,7 @@ export class Vtep {
       if (vni < 0 || vni === this.vni) this.queueSend(ho, udpLen, e.slots[j]!);
       else this.queueCopyWithVni(buf, ho, udpLen, e.slots[j]!, vni);
     }
+    return entry === undefined ? C.tx_flood_frames : C.tx_packets;
   }
 
   private queueSend(off: number, len: number, dest: number): void {
@@ -258,17 +297,28 @@ export class Vtep {
     let total = 0;
     for (;;) {
       const n = this.udp.recvBatch(buf, this.rxRecvOffs, this.rxRecvMax, this.batchSize, this.rxLens, this.rxAddrs);
-      for (let i = 0; i < n; i++) this.decapOne(buf, this.rxBatch.offset(i), this.rxLens[i]!, v);
+      const obs = this.observer;
+      for (let i = 0; i < n; i++) {
+        const base = this.rxBatch.offset(i);
+        const verdict = this.decapOne(buf, base, this.rxLens[i]!, v, i * SOCKADDR_SLOT);
+        if (obs !== undefined) obs.onDecap(buf, base + VXLAN_AT, this.rxLens[i]!, verdict, this.rxAddrs, i * SOCKADDR_SLOT);
+      }
       total += n;
       if (n < this.batchSize || total >= MAX_PER_WAKEUP) break;
     }
   }
 
-  private decapOne(buf: Buffer, base: number, len: number, v: Float64Array): void {
+  /** Handles one datagram; returns its verdict: C.rx_packets or a drop reason's counter index. */
+  private decapOne(buf: Buffer, base: number, len: number, v: Float64Array, addrOff: number): number {
     v[C.rx_datagrams]!++;
     if (len < 0) {
       v[C.rx_truncated]!++;
-      return;
+      return C.rx_truncated;
+    }
+    // --peers-only: the source must be a remote we know (an FDB entry or a default destination).
+    if (this.peersOnly && !this.fdb.isKnownPeer(this.rxAddrs, addrOff)) {
+      v[C.rx_unknown_peer]!++;
+      return C.rx_unknown_peer;
     }
     const ho = base + VXLAN_AT;
     const bad = vxlanCheck(buf, ho, len);
@@ -277,11 +327,11 @@ export class Vtep {
       else if (bad === VXLAN_ERR_FLAGS) v[C.rx_bad_flags]!++;
       else if (bad === VXLAN_ERR_RESERVED) v[C.rx_reserved_bits]!++;
       else v[C.rx_short]!++;
-      return;
+      return bad === VXLAN_ERR_FLAGS ? C.rx_bad_flags : bad === VXLAN_ERR_RESERVED ? C.rx_reserved_bits : C.rx_short;
     }
     if (vxlanVni(buf, ho) !== this.vni) {
       v[C.rx_wrong_vni]!++;
-      return;
+      return C.rx_wrong_vni;
     }
     const fo = base + HEADROOM;
     let flen = len - VXLAN_HLEN;
@@ -290,20 +340,21 @@ export class Vtep {
     const src = macRead(buf, fo + 6);
     if (src === this.ownMac) {
       v[C.rx_loop]!++;
-      return;
+      return C.rx_loop;
     }
     if ((buf[fo + 6]! & 1) !== 0 || src === 0) {
       v[C.rx_bad_src_mac]!++;
-      return;
+      return C.rx_bad_src_mac;
     }
     if (this.vnetLen !== 0) flen = writeRxVnetHeader(buf, fo, flen, base + VNET_AT);
     const w = this.tap.write(buf, fo - this.vnetLen, this.vnetLen + flen);
     if (w < 0) {
       v[C.rx_tap_error]!++;
-      return;
+      return C.rx_tap_error;
     }
     v[C.rx_packets]!++;
     v[C.rx_bytes]! += flen;
+    return C.rx_packets;
   }
 
   close(): void {

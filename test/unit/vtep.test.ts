@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Vtep } from '../../src/dataplane/vtep.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
+import { C } from '../../src/dataplane/counters.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[\s:]/g, ''), 'hex');
 
@@ -189,5 +190,37 @@ describe('decapsulation (UDP → TAP)', () => {
     udp.wake();
     expect(tap.written[0]!.subarray(0, 10).equals(Buffer.alloc(10))).toBe(true);
     expect(tap.written[0]!.readUInt16BE(10 + 34 + 6)).toBe(0);
+  });
+});
+
+describe('--peers-only and the packet observer', () => {
+  const frame = Buffer.concat([ETH_FROM_PEER, ICMP_PKT]);
+
+  it('drops datagrams from an underlay address that is not a known remote', () => {
+    const { tap, udp, vtep } = make({ fdb: [[PEER_MAC, '192.168.0.31']] });
+    vtep.peersOnly = true;
+    udp.inject(Buffer.concat([VXLAN_HDR_10001, frame]), '192.168.0.99');
+    udp.inject(Buffer.concat([VXLAN_HDR_10001, frame]), '192.168.0.31');
+    udp.wake();
+    expect(tap.written).toHaveLength(1);
+    expect(vtep.counters.get('rx_unknown_peer')).toBe(1);
+    expect(vtep.counters.get('rx_packets')).toBe(1);
+  });
+
+  it('reports each packet with its verdict (counter index) to an observer', () => {
+    const { tap, udp, vtep } = make({ fdb: [[PEER_MAC, '192.168.0.31']] });
+    const seen: string[] = [];
+    vtep.observer = {
+      onEncap: (_b, _fo, flen, verdict, entry) => seen.push(`encap ${flen} ${verdict} ${entry?.remotes[0]?.ip}`),
+      onDecap: (_b, _ho, len, verdict) => seen.push(`decap ${len} ${verdict}`),
+    };
+    tap.inject(Buffer.concat([ETH_TO_PEER, ICMP_PKT]));
+    tap.wake();
+    udp.inject(Buffer.concat([hex('08000000 00271200'), frame]));
+    udp.wake();
+    expect(seen).toEqual([
+      `encap ${14 + 28} ${C.tx_packets} 192.168.0.31`,
+      `decap ${8 + 14 + 28} ${C.rx_wrong_vni}`,
+    ]);
   });
 });
