@@ -1,0 +1,840 @@
+/**
+ * The `vxlan-user up` configuration front end: argv (and an optional `--config` file) → `UpConfig`.
+ *
+ * Three steps, like the kernel's vxlan_nl2conf() → vxlan_config_validate() → apply:
+ *   1. parse     argv with node:util parseArgs (strict) and the file with `yaml`; collect *raw* values, each
+ *                with its origin (flag or file key), and merge them: scalar flags override the file,
+ *                repeatable flags add to the file's lists (file entries first).
+ *   2. validate  (a) per field: syntax and ranges (MAC, IP, CIDR, VNI, ports, MTU, interface names);
+ *                (b) cross-field: address families, duplicates, routes and neighbours against `--addr`.
+ *   3. resolve   defaults from defaults.ts, into a frozen `UpConfig`. Values that depend on the host
+ *                (random MAC, MTU from the underlay) stay undefined and are resolved at apply time.
+ *
+ * Errors: every refusal is one sentence with the offending value and the limit, thrown as
+ *   - UsageError  (EUSAGE) for the shape of the command line: unknown option, missing option value,
+ *                 stray positional argument, missing --vni;
+ *   - ConfigError (ECONFIG) for bad values, from a flag or a file alike, and for an unreadable or
+ *                 malformed --config file.
+ * Both exit 2. Nothing here touches the host; so a refusal leaves nothing behind.
+ *
+ * Duplicates: an entry that repeats another one exactly (same --addr, --remote, --neigh, --route or
+ * --fdb row) is dropped silently. That is what `bridge fdb append` does for an existing row, and it makes
+ * "flags add to the file's lists" safe when a wrapper repeats what the file already says. An entry that
+ * contradicts another one (one neighbour IP with two MACs, one route with two gateways, one address with
+ * two prefix lengths) is refused.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import ipaddr from 'ipaddr.js';
+import { LineCounter, parseDocument } from 'yaml';
+import type { FdbSpec, IoMode, NeighSpec, RouteSpec, UpConfig } from './config-types.js';
+import {
+  CONFIG_SCHEMA_VERSION,
+  DEFAULT_DSTPORT,
+  DEFAULT_IO,
+  DEFAULT_NAME,
+  DEFAULT_QUIET,
+  IFNAME_MAX,
+  IFNAMSIZ,
+  IO_MODES,
+  MTU_MAX_IPV4_UNDERLAY,
+  MTU_MAX_IPV6_UNDERLAY,
+  MTU_MIN_IPV4,
+  MTU_MIN_IPV6,
+  PORT_MAX,
+  PORT_MIN,
+  VNI_MAX,
+  VNI_MIN,
+  VXLAN_OVERHEAD_IPV4,
+  VXLAN_OVERHEAD_IPV6,
+} from './defaults.js';
+import { ConfigError, UsageError } from './errors.js';
+
+/** What `parseUpArgs` returns: either a help request (nothing validated) or a complete configuration. */
+export type UpArgs =
+  | { readonly help: true; readonly config: undefined }
+  | { readonly help: false; readonly config: UpConfig };
+
+const SEE_HELP = "see 'vxlan-user up --help'";
+
+/**
+ * Parse, validate and resolve `vxlan-user up` arguments (argv is what follows `up`).
+ * `-h`/`--help` anywhere (before a `--`) wins over everything else, including other errors.
+ * @throws UsageError | ConfigError
+ */
+export function parseUpArgs(argv: readonly string[]): UpArgs {
+  const flags = parseArgv(argv);
+  if (flags === 'help') return { help: true, config: undefined };
+  const file = flags.configFile === undefined ? undefined : loadConfigFile(flags.configFile);
+  const raw = mergeRaw(file, flags.raw);
+  const fields = validateFields(raw);
+  const checked = validateCrossField(fields);
+  return { help: false, config: resolveDefaults(checked) };
+}
+
+// ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
+
+const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'quiet'] as const;
+const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
+type ScalarKey = (typeof SCALAR_KEYS)[number];
+type ListKey = (typeof LIST_KEYS)[number];
+
+/** Where a raw value came from: a flag (`--vni`) or a key of a --config file. */
+interface Origin {
+  readonly key: string;
+  readonly file?: string;
+}
+interface Raw {
+  readonly value: unknown;
+  readonly origin: Origin;
+}
+interface RawUp {
+  readonly scalars: Partial<Record<ScalarKey, Raw>>;
+  readonly lists: Record<ListKey, readonly Raw[]>;
+}
+
+const OPTIONS = {
+  vni: { type: 'string' },
+  name: { type: 'string' },
+  dstport: { type: 'string' },
+  local: { type: 'string' },
+  dev: { type: 'string' },
+  mac: { type: 'string' },
+  addr: { type: 'string', multiple: true },
+  mtu: { type: 'string' },
+  remote: { type: 'string', multiple: true },
+  fdb: { type: 'string', multiple: true },
+  neigh: { type: 'string', multiple: true },
+  route: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  io: { type: 'string' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function wantsHelp(argv: readonly string[]): boolean {
+  for (const a of argv) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
+
+/** Turn node:util's parseArgs errors into one sentence that names the option. */
+function usageFromParseArgs(err: unknown): UsageError {
+  const e = err as { code?: string; message?: string };
+  const msg = e.message ?? String(err);
+  const quoted = /'([^']*)'/.exec(msg)?.[1];
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return new UsageError(`unknown option '${quoted ?? msg}'; ${SEE_HELP}`);
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return new UsageError(`unexpected argument '${quoted ?? msg}': 'vxlan-user up' takes only options; ${SEE_HELP}`);
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const opt = quoted?.split(' ')[0] ?? '';
+      if (/argument missing|ambiguous/.test(msg)) {
+        return new UsageError(
+          `option '${opt}' needs a value (a value starting with '-' must be written '${opt}=VALUE'); ${SEE_HELP}`,
+        );
+      }
+      if (/does not take an argument/.test(msg)) {
+        return new UsageError(`option '${opt}' does not take a value; ${SEE_HELP}`);
+      }
+      return new UsageError(`${msg.split('\n')[0] ?? msg}; ${SEE_HELP}`);
+    }
+    default:
+      return new UsageError(`${msg.split('\n')[0] ?? msg}; ${SEE_HELP}`);
+  }
+}
+
+function parseArgv(argv: readonly string[]): 'help' | { raw: RawUp; configFile: string | undefined } {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    if (wantsHelp(argv)) return 'help';
+    throw usageFromParseArgs(err);
+  }
+  if (values.help === true) return 'help';
+
+  const scalars: Partial<Record<ScalarKey, Raw>> = {};
+  for (const key of SCALAR_KEYS) {
+    const v = values[key];
+    // parseArgs keeps the last of repeated scalar flags: the last one wins, as with `ip`.
+    if (v !== undefined) scalars[key] = { value: v, origin: { key } };
+  }
+  const lists = {} as Record<ListKey, Raw[]>;
+  for (const key of LIST_KEYS) {
+    lists[key] = (values[key] ?? []).map((value) => ({ value, origin: { key } }));
+  }
+  return { raw: { scalars, lists }, configFile: values.config };
+}
+
+const FILE_KEYS: readonly string[] = ['version', ...SCALAR_KEYS, ...LIST_KEYS];
+
+/** Read a version-1 config file (YAML, or JSON, which YAML 1.2 reads too) into raw values. */
+function loadConfigFile(file: string): RawUp {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'it is a directory' : e.message;
+    throw new ConfigError(`cannot read --config ${file}: ${why}${e.code ? ` (${e.code})` : ''}`);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter, logLevel: 'error' });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    const { line, col } = lineCounter.linePos(first.pos[0]);
+    const what = first.message.split('\n')[0] ?? first.message;
+    throw new ConfigError(`--config ${file} is not valid YAML or JSON: line ${line}, column ${col}: ${what}`);
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) {
+    throw new ConfigError(`--config ${file} is empty: expected a mapping that starts with 'version: ${CONFIG_SCHEMA_VERSION}'`);
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(`--config ${file} must be a mapping of keys (vni, name, ...), not ${describeType(data)}`);
+  }
+  const obj = data as Record<string, unknown>;
+  if (!('version' in obj) || obj.version === null) {
+    throw new ConfigError(`--config ${file} has no 'version' key: write 'version: ${CONFIG_SCHEMA_VERSION}' at the top`);
+  }
+  if (obj.version !== CONFIG_SCHEMA_VERSION) {
+    throw new ConfigError(
+      `--config ${file} has version ${show(obj.version, true)}: this vxlan-user reads schema version ${CONFIG_SCHEMA_VERSION} only`,
+    );
+  }
+  if ('nodes' in obj) {
+    throw new ConfigError(
+      `--config ${file}: the whole-overlay form (nodes:) is not supported yet; describe this node with the keys ${SCALAR_KEYS.join(', ')}, ${LIST_KEYS.join(', ')}`,
+    );
+  }
+  for (const key of Object.keys(obj)) {
+    if (!FILE_KEYS.includes(key)) {
+      throw new ConfigError(`--config ${file} has an unknown key '${key}': the keys of version 1 are ${FILE_KEYS.join(', ')}`);
+    }
+  }
+
+  const scalars: Partial<Record<ScalarKey, Raw>> = {};
+  for (const key of SCALAR_KEYS) {
+    const v = obj[key];
+    // A key with an empty value (`mac:`) is the same as no key.
+    if (v !== undefined && v !== null) scalars[key] = { value: v, origin: { key, file } };
+  }
+  const lists = {} as Record<ListKey, Raw[]>;
+  for (const key of LIST_KEYS) {
+    const v = obj[key];
+    // A single entry may be written without the list: `addr: 179.17.1.21/24`.
+    const items = v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
+    lists[key] = items.map((value: unknown) => ({ value, origin: { key, file } }));
+  }
+  return { scalars, lists };
+}
+
+/** Scalar flags override the file; repeatable flags add to the file's lists (file entries first). */
+function mergeRaw(file: RawUp | undefined, flags: RawUp): RawUp {
+  if (file === undefined) return flags;
+  const lists = {} as Record<ListKey, readonly Raw[]>;
+  for (const key of LIST_KEYS) lists[key] = [...file.lists[key], ...flags.lists[key]];
+  return { scalars: { ...file.scalars, ...flags.scalars }, lists };
+}
+
+// ─────────────────────────────────────── step 2a: validate each field ───────────────────────────────────────
+
+/**
+ * Render a value for a message: bare when unambiguous, quoted otherwise. In a file a type is visible, so
+ * `typed` also quotes strings that read like another type (`version: "1"`, `quiet: yes`).
+ */
+function show(v: unknown, typed = false): string {
+  if (typeof v === 'string') {
+    const ambiguous = typed && /^([+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?|0x[0-9a-f]+|0o[0-7]+|true|false|yes|no|on|off|null|~)$/i.test(v);
+    return v !== '' && !ambiguous && /^[^\s'"]+$/.test(v) ? v : JSON.stringify(v);
+  }
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    // A file entry in YAML flow style, as the user wrote it: {mac: 7a:3a:fe:45:a3:76, dst: 192.168.0.31}
+    return `{${Object.entries(v).map(([k, x]) => `${k}: ${show(x, true)}`).join(', ')}}`;
+  }
+  return JSON.stringify(v) ?? String(v);
+}
+
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `the ${typeof v} ${show(v)}`;
+}
+
+/** The subject of an error sentence: `--vni 16777216`, or `vni 16777216 in node.yaml`. */
+function subject(raw: Raw): string {
+  const { key, file } = raw.origin;
+  return file === undefined ? `--${key} ${show(raw.value)}` : `${key} ${show(raw.value, true)} in ${file}`;
+}
+
+function fail(raw: Raw, problem: string): never {
+  throw new ConfigError(`${subject(raw)} ${problem}`);
+}
+
+/**
+ * The verb phrase for a part of a value: `is a multicast MAC address` when the part is the whole value
+ * (`--mac 01:...`), `has a multicast MAC address 01:...` when it is one side of `A=B`.
+ */
+function says(raw: Raw, text: string, noun: string): string {
+  return raw.value === text ? `is ${noun}` : `has ${noun} ${show(text)}`;
+}
+
+function str(raw: Raw): string {
+  if (typeof raw.value !== 'string') fail(raw, `must be a string, not ${describeType(raw.value)}`);
+  return raw.value;
+}
+
+/**
+ * A whole number from a flag (decimal digits) or a file (an integer, or a string of decimal digits).
+ * `part` names a piece of a compound entry (the port of an --fdb row); by default the whole value is meant.
+ */
+function int(raw: Raw, min: number, max: number, limit: string, part?: { name: string; value: unknown }): number {
+  const value = part === undefined ? raw.value : part.value;
+  const what = part === undefined ? 'is' : `has ${part.name} ${show(value, raw.origin.file !== undefined)},`;
+  let n = NaN;
+  if (typeof value === 'number' && Number.isInteger(value)) n = value;
+  else if (typeof value === 'string' && /^[0-9]+$/.test(value)) n = Number(value);
+  else fail(raw, `${what} not a whole number: ${limit}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) fail(raw, `${what} out of range: ${limit}`);
+  return n;
+}
+
+const VNI_LIMIT = `a VNI is 24 bits, ${VNI_MIN}..${VNI_MAX}`;
+const PORT_LIMIT = `a UDP port is ${PORT_MIN}..${PORT_MAX}`;
+const MTU_LIMIT =
+  `the MTU is ${MTU_MIN_IPV4}..${MTU_MAX_IPV4_UNDERLAY} with an IPv4 underlay ` +
+  `(65535 minus ${VXLAN_OVERHEAD_IPV4} bytes of VXLAN encapsulation; ${MTU_MAX_IPV6_UNDERLAY} with IPv6)`;
+
+/** Linux interface name rules (net/core/dev.c dev_valid_name()), plus no '%' (no name templates). */
+function ifname(raw: Raw): string {
+  const name = str(raw);
+  if (name === '') fail(raw, 'is empty: an interface name needs at least one character');
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > IFNAME_MAX) {
+    fail(raw, `is ${bytes} bytes long: a Linux interface name is at most ${IFNAME_MAX} (IFNAMSIZ ${IFNAMSIZ} with the NUL)`);
+  }
+  if (name === '.' || name === '..') fail(raw, "is not a valid interface name: '.' and '..' are reserved");
+  if (/[/:\s]/.test(name)) fail(raw, "is not a valid interface name: it may not contain '/', ':' or whitespace");
+  if (name.includes('%')) fail(raw, "is not a valid interface name: '%' (a kernel name template) is not supported");
+  return name;
+}
+
+// MAC addresses ------------------------------------------------------------------------------------------
+
+interface Mac {
+  readonly mac: string;
+  readonly macNum: number;
+}
+
+const MAC_EXAMPLE = 'six hex octets separated by colons, like 7a:3a:fe:45:a3:76';
+
+/** `xx:xx:xx:xx:xx:xx` (one or two hex digits per octet, as iproute2 accepts) → lower-case canonical form. */
+function parseMacText(text: string): Mac | undefined {
+  const parts = text.split(':');
+  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{1,2}$/.test(p))) return undefined;
+  const mac = parts.map((p) => p.toLowerCase().padStart(2, '0')).join(':');
+  return { mac, macNum: parseInt(mac.replaceAll(':', ''), 16) };
+}
+
+const ZERO_MAC = '00:00:00:00:00:00';
+/** IEEE 802: bit 0 of the first octet is the I/G (individual/group) bit; set means multicast/broadcast. */
+const isGroupMac = (m: Mac): boolean => (Math.floor(m.macNum / 2 ** 40) & 0x01) !== 0;
+
+function macOf(raw: Raw, text: string, what = ''): Mac {
+  const m = parseMacText(text);
+  if (m === undefined) fail(raw, `${says(raw, text, `a malformed ${what}MAC address`)}: expected ${MAC_EXAMPLE}`);
+  return m;
+}
+
+/** A MAC that stands for one station: a device address or a neighbour's lladdr. */
+function unicastMac(raw: Raw, text: string, what = ''): Mac {
+  const m = macOf(raw, text, what);
+  if (m.mac === ZERO_MAC) fail(raw, `${says(raw, text, `the all-zeros ${what}MAC address`)}: a station needs a unicast address`);
+  if (isGroupMac(m)) {
+    fail(raw, `${says(raw, text, `a multicast ${what}MAC address`)} (the I/G bit, 0x01 in the first octet, is set): it must be unicast`);
+  }
+  return m;
+}
+
+// IP addresses and prefixes ---------------------------------------------------------------------------------
+
+type Family = 4 | 6;
+interface Ip {
+  readonly addr: ipaddr.IPv4 | ipaddr.IPv6;
+  readonly text: string;
+  readonly family: Family;
+}
+
+/**
+ * Strict IP text: IPv4 only as four decimal parts (inet_aton's "10.1" or "0x0a.0.0.1" are refused: they
+ * are typos more often than intent); IPv6 in any RFC 4291 form, printed in RFC 5952 form.
+ * Returns the reason as a string when the text is not an address.
+ */
+function parseIpText(text: string): Ip | string {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
+    const addr = ipaddr.IPv4.parse(text);
+    return { addr, text: addr.toString(), family: 4 };
+  }
+  if (text.includes(':') && ipaddr.IPv6.isValid(text)) {
+    if (text.includes('%')) return 'IPv6 zone indexes (%IFACE) are not supported';
+    const addr = ipaddr.IPv6.parse(text);
+    if (addr.isIPv4MappedAddress()) return `it is IPv4-mapped; write the IPv4 address ${addr.toIPv4Address().toString()}`;
+    return { addr, text: addr.toRFC5952String(), family: 6 };
+  }
+  return 'expected an IPv4 address like 192.168.0.31 or an IPv6 address like 2001:db8::31';
+}
+
+function ipOf(raw: Raw, text: string, what = ''): Ip {
+  const ip = parseIpText(text);
+  if (typeof ip === 'string') fail(raw, `${says(raw, text, `a malformed ${what}IP address`)}: ${ip}`);
+  return ip;
+}
+
+/** An address that names one host: not unspecified, multicast or the IPv4 limited broadcast. */
+function hostIp(raw: Raw, text: string, what = ''): Ip {
+  const ip = ipOf(raw, text, what);
+  const range = ip.addr.range();
+  if (range === 'unspecified' || range === 'broadcast' || range === 'multicast') {
+    fail(raw, `${says(raw, text, `the ${range} ${what}address`)}: a host's unicast address is needed here`);
+  }
+  return ip;
+}
+
+/** An underlay address (local, remote, FDB destination). A multicast group is not a supported underlay. */
+function underlayIp(raw: Raw, text: string): Ip {
+  const ip = ipOf(raw, text, 'underlay ');
+  if (ip.addr.range() === 'multicast') {
+    fail(
+      raw,
+      `${says(raw, text, 'a multicast group')}: a multicast underlay (the kernel's 'group') is not supported; give each peer's unicast address`,
+    );
+  }
+  return hostIp(raw, text, 'underlay ');
+}
+
+interface Cidr {
+  readonly ip: Ip;
+  readonly prefix: number;
+  /** The network address (host bits cleared). */
+  readonly network: Ip;
+}
+
+function networkOf(ip: Ip, prefix: number): Ip {
+  const bytes = ip.addr.toByteArray();
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, prefix - i * 8));
+    bytes[i] = (bytes[i] ?? 0) & ((0xff << (8 - keep)) & 0xff);
+  }
+  const addr = ipaddr.fromByteArray(bytes);
+  return { addr, text: addr.kind() === 'ipv6' ? (addr as ipaddr.IPv6).toRFC5952String() : addr.toString(), family: ip.family };
+}
+
+function cidrOf(raw: Raw, text: string, minPrefix: number, example: string): Cidr {
+  const slash = text.indexOf('/');
+  if (slash < 0) fail(raw, `has no prefix length: write it as CIDR, e.g. ${example}`);
+  const ip = ipOf(raw, text.slice(0, slash));
+  const p = text.slice(slash + 1);
+  const maxPrefix = ip.family === 4 ? 32 : 128;
+  const prefix = /^[0-9]{1,3}$/.test(p) ? Number(p) : NaN;
+  if (!(prefix >= minPrefix && prefix <= maxPrefix)) {
+    fail(raw, `has a bad prefix length ${show(p)}: an IPv${ip.family} prefix is ${minPrefix}..${maxPrefix}`);
+  }
+  return { ip, prefix, network: networkOf(ip, prefix) };
+}
+
+const inSubnet = (ip: Ip, net: Cidr): boolean => ip.family === net.ip.family && ip.addr.match(net.network.addr, net.prefix);
+
+// Repeatable entries ----------------------------------------------------------------------------------------
+
+/** Split `LEFT=RIGHT` at the first '='. */
+function splitPair(raw: Raw, text: string, form: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq < 0) fail(raw, `is malformed: expected ${form}`);
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+/** Check an object entry's keys: the required ones present, no others. */
+function objectEntry(raw: Raw, required: readonly string[], optional: readonly string[], form: string): Record<string, unknown> {
+  const v = raw.value;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    fail(raw, `is malformed: expected ${form}`);
+  }
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!required.includes(k) && !optional.includes(k)) {
+      fail(raw, `has an unknown key '${k}': an entry has ${[...required, ...optional.map((x) => `${x} (optional)`)].join(', ')}`);
+    }
+  }
+  for (const k of required) if (o[k] === undefined || o[k] === null) fail(raw, `lacks the key '${k}': expected ${form}`);
+  return o;
+}
+
+interface AddrItem {
+  readonly raw: Raw;
+  readonly cidr: Cidr;
+  readonly text: string;
+}
+interface FdbItem {
+  readonly raw: Raw;
+  readonly mac: Mac;
+  readonly ip: Ip;
+  readonly port?: number;
+  readonly vni?: number;
+}
+interface NeighItem {
+  readonly raw: Raw;
+  readonly ip: Ip;
+  readonly mac: Mac;
+}
+interface RouteItem {
+  readonly raw: Raw;
+  readonly to: Cidr;
+  readonly via: Ip;
+}
+interface IpItem {
+  readonly raw: Raw;
+  readonly ip: Ip;
+}
+
+function addrItem(raw: Raw): AddrItem {
+  const cidr = cidrOf(raw, str(raw), 1, '179.17.1.21/24');
+  const r = cidr.ip.addr.range();
+  if (r === 'unspecified' || r === 'multicast' || r === 'broadcast') {
+    fail(raw, `is a ${r} address: an interface address must be a unicast host address`);
+  }
+  return { raw, cidr, text: `${cidr.ip.text}/${cidr.prefix}` };
+}
+
+const FDB_FORM = 'MAC=IP, MAC=IP:PORT, MAC=IPv6 or MAC=[IPv6]:PORT (e.g. 7a:3a:fe:45:a3:76=192.168.0.31:4789)';
+const FDB_OBJ_FORM = '{mac, dst, port?, vni?} or the string form ' + FDB_FORM;
+
+/** `IP`, `IPv4:PORT`, `IPv6`, `[IPv6]` or `[IPv6]:PORT`. */
+function splitDst(raw: Raw, dst: string): { host: string; port?: string } {
+  if (dst.startsWith('[')) {
+    const close = dst.indexOf(']');
+    if (close < 0) fail(raw, `has an unclosed '[' in the destination: expected ${FDB_FORM}`);
+    const rest = dst.slice(close + 1);
+    if (rest === '') return { host: dst.slice(1, close) };
+    if (!rest.startsWith(':')) fail(raw, `has junk after ']' in the destination: expected ${FDB_FORM}`);
+    return { host: dst.slice(1, close), port: rest.slice(1) };
+  }
+  const colons = dst.split(':').length - 1;
+  if (colons === 1) {
+    const c = dst.indexOf(':');
+    return { host: dst.slice(0, c), port: dst.slice(c + 1) };
+  }
+  return { host: dst }; // IPv4, or a bare IPv6 (which then cannot carry a port)
+}
+
+function fdbItem(raw: Raw): FdbItem {
+  let macText: string;
+  let dstText: string;
+  let portVal: unknown;
+  let vniVal: unknown;
+  if (typeof raw.value === 'string') {
+    const [m, d] = splitPair(raw, raw.value, FDB_FORM);
+    const { host, port } = splitDst(raw, d);
+    macText = m;
+    dstText = host;
+    portVal = port;
+  } else {
+    const o = objectEntry(raw, ['mac', 'dst'], ['port', 'vni'], FDB_OBJ_FORM);
+    if (typeof o.mac !== 'string' || typeof o.dst !== 'string') fail(raw, `is malformed: 'mac' and 'dst' must be strings`);
+    macText = o.mac;
+    dstText = o.dst;
+    portVal = o.port ?? undefined;
+    vniVal = o.vni ?? undefined;
+  }
+  const mac = macOf(raw, macText);
+  const ip = underlayIp(raw, dstText);
+  const port = portVal === undefined ? undefined : int(raw, PORT_MIN, PORT_MAX, PORT_LIMIT, { name: 'port', value: portVal });
+  const vni = vniVal === undefined ? undefined : int(raw, VNI_MIN, VNI_MAX, VNI_LIMIT, { name: 'vni', value: vniVal });
+  return { raw, mac, ip, ...(port === undefined ? {} : { port }), ...(vni === undefined ? {} : { vni }) };
+}
+
+const NEIGH_FORM = 'IP=MAC (e.g. 179.17.1.31=7a:3a:fe:45:a3:76) or {ip, lladdr}';
+
+function neighItem(raw: Raw): NeighItem {
+  let ipText: string;
+  let macText: string;
+  if (typeof raw.value === 'string') {
+    [ipText, macText] = splitPair(raw, raw.value, NEIGH_FORM);
+  } else {
+    const o = objectEntry(raw, ['ip', 'lladdr'], [], NEIGH_FORM);
+    if (typeof o.ip !== 'string' || typeof o.lladdr !== 'string') fail(raw, `is malformed: 'ip' and 'lladdr' must be strings`);
+    ipText = o.ip;
+    macText = o.lladdr;
+  }
+  const ip = hostIp(raw, ipText);
+  // Proxy-ARP answers ARP (IPv4). IPv6 neighbours need proxy-NDP, which the dataplane does not do yet:
+  // refusing is better than an entry that silently never answers.
+  if (ip.family === 6) fail(raw, 'is an IPv6 neighbour: static neighbours are answered by proxy-ARP, which is IPv4 only');
+  const mac = unicastMac(raw, macText);
+  return { raw, ip, mac };
+}
+
+const ROUTE_FORM = 'CIDR=GATEWAY (e.g. 10.234.118.0/24=179.17.1.31) or {to, via}';
+
+function routeItem(raw: Raw): RouteItem {
+  let toText: string;
+  let viaText: string;
+  if (typeof raw.value === 'string') {
+    [toText, viaText] = splitPair(raw, raw.value, ROUTE_FORM);
+  } else {
+    const o = objectEntry(raw, ['to', 'via'], [], ROUTE_FORM);
+    if (typeof o.to !== 'string' || typeof o.via !== 'string') fail(raw, `is malformed: 'to' and 'via' must be strings`);
+    toText = o.to;
+    viaText = o.via;
+  }
+  const to = cidrOf(raw, toText, 0, '10.234.118.0/24');
+  const via = hostIp(raw, viaText, 'gateway ');
+  if (via.family !== to.ip.family) {
+    fail(raw, `mixes families: an IPv${to.ip.family} destination needs an IPv${to.ip.family} gateway, not ${via.text}`);
+  }
+  return { raw, to, via };
+}
+
+interface Fields {
+  readonly vni: number;
+  readonly name?: string;
+  readonly dstport?: number;
+  readonly local?: IpItem;
+  readonly dev?: string;
+  readonly mac?: Mac;
+  readonly mtu?: { readonly raw: Raw; readonly value: number };
+  readonly io?: IoMode;
+  readonly quiet?: boolean;
+  readonly addr: readonly AddrItem[];
+  readonly remote: readonly IpItem[];
+  readonly fdb: readonly FdbItem[];
+  readonly neigh: readonly NeighItem[];
+  readonly route: readonly RouteItem[];
+}
+
+function validateFields(raw: RawUp): Fields {
+  const s = raw.scalars;
+  if (s.vni === undefined) {
+    throw new UsageError(
+      `--vni is required: give the VXLAN Network Identifier (${VNI_MIN}..${VNI_MAX}) on the command line or as 'vni:' in the --config file`,
+    );
+  }
+  const vni = int(s.vni, VNI_MIN, VNI_MAX, VNI_LIMIT);
+  const opt = <T>(r: Raw | undefined, f: (r: Raw) => T): T | undefined => (r === undefined ? undefined : f(r));
+
+  const mtuValue = opt(s.mtu, (r) => int(r, MTU_MIN_IPV4, MTU_MAX_IPV4_UNDERLAY, MTU_LIMIT));
+
+  return {
+    vni,
+    name: opt(s.name, ifname),
+    dstport: opt(s.dstport, (r) => int(r, PORT_MIN, PORT_MAX, PORT_LIMIT)),
+    local: opt(s.local, (r) => ({ raw: r, ip: underlayIp(r, str(r)) })),
+    dev: opt(s.dev, ifname),
+    mac: opt(s.mac, (r) => unicastMac(r, str(r))),
+    mtu: s.mtu === undefined || mtuValue === undefined ? undefined : { raw: s.mtu, value: mtuValue },
+    io: opt(s.io, (r) => {
+      const v = str(r);
+      if (!(IO_MODES as readonly string[]).includes(v)) fail(r, `is not an I/O mode: use ${IO_MODES.join(' or ')}`);
+      return v as IoMode;
+    }),
+    quiet: opt(s.quiet, (r) => {
+      if (typeof r.value !== 'boolean') fail(r, 'must be true or false');
+      return r.value;
+    }),
+    addr: raw.lists.addr.map(addrItem),
+    remote: raw.lists.remote.map((r) => ({ raw: r, ip: underlayIp(r, str(r)) })),
+    fdb: raw.lists.fdb.map(fdbItem),
+    neigh: raw.lists.neigh.map(neighItem),
+    route: raw.lists.route.map(routeItem),
+  };
+}
+
+// ─────────────────────────────────────── step 2b: validate across fields ───────────────────────────────────────
+
+interface Checked {
+  readonly vni: number;
+  readonly dstport: number;
+  readonly fields: Fields;
+  readonly addr: readonly AddrItem[];
+  readonly remote: readonly IpItem[];
+  readonly fdb: readonly FdbItem[];
+  readonly neigh: readonly NeighItem[];
+  readonly route: readonly RouteItem[];
+}
+
+function conflict(a: Raw, b: Raw, why: string): never {
+  throw new ConfigError(`${subject(b)} conflicts with ${subject(a)}: ${why}`);
+}
+
+function validateCrossField(f: Fields): Checked {
+  const dstport = f.dstport ?? DEFAULT_DSTPORT;
+
+  // --fdb 00:00:00:00:00:00=IP is the kernel's way to write a default destination, i.e. --remote IP.
+  // `remote` is the one place default destinations live, so the entry moves there; it cannot keep a port or
+  // VNI of its own (a default destination uses --dstport and --vni).
+  const remoteItems: IpItem[] = [...f.remote];
+  const fdbRows: FdbItem[] = [];
+  for (const e of f.fdb) {
+    if (e.mac.mac !== ZERO_MAC) {
+      fdbRows.push(e);
+      continue;
+    }
+    if ((e.port !== undefined && e.port !== dstport) || (e.vni !== undefined && e.vni !== f.vni)) {
+      fail(
+        e.raw,
+        `gives a default destination (the all-zeros MAC) its own port or VNI, which is not supported: default destinations use --dstport ${dstport} and --vni ${f.vni}`,
+      );
+    }
+    remoteItems.push({ raw: e.raw, ip: e.ip });
+  }
+
+  // One instance sends from one UDP socket, so the underlay is one address family.
+  const underlay: IpItem[] = [
+    ...(f.local ? [f.local] : []),
+    ...remoteItems,
+    ...fdbRows.map((e) => ({ raw: e.raw, ip: e.ip })),
+  ];
+  const first = underlay[0];
+  for (const u of underlay) {
+    if (first !== undefined && u.ip.family !== first.ip.family) {
+      conflict(
+        first.raw,
+        u.raw,
+        `the underlay is IPv${first.ip.family} there and IPv${u.ip.family} here, and one instance sends from one socket, so all underlay addresses must be one family`,
+      );
+    }
+  }
+  if (f.local) {
+    for (const u of underlay.slice(1)) {
+      if (u.ip.text === f.local.ip.text) conflict(f.local.raw, u.raw, 'a peer cannot be this node\'s own --local address');
+    }
+  }
+  const underlayFamily: Family = first?.ip.family ?? 4;
+
+  // Remotes: dedupe, keep order.
+  const remote: IpItem[] = [];
+  for (const r of remoteItems) if (!remote.some((x) => x.ip.text === r.ip.text)) remote.push(r);
+
+  // FDB: an exact repeat (same MAC, IP, effective port and VNI) is dropped, as `bridge fdb append` does;
+  // the same MAC with several destinations is a list of remotes, as in the kernel.
+  const fdb: FdbItem[] = [];
+  const fdbKey = (e: FdbItem): string => `${e.mac.mac}|${e.ip.text}|${e.port ?? dstport}|${e.vni ?? f.vni}`;
+  for (const e of fdbRows) if (!fdb.some((x) => fdbKey(x) === fdbKey(e))) fdb.push(e);
+
+  // Addresses: an exact repeat is dropped; the same address with another prefix length is refused.
+  const addr: AddrItem[] = [];
+  for (const a of f.addr) {
+    const same = addr.find((x) => x.cidr.ip.text === a.cidr.ip.text);
+    if (same === undefined) addr.push(a);
+    else if (same.cidr.prefix !== a.cidr.prefix) conflict(same.raw, a.raw, 'one address, two prefix lengths');
+  }
+  const ownAddr = (ip: Ip): AddrItem | undefined => addr.find((a) => a.cidr.ip.text === ip.text);
+  const subnets = (fam: Family): AddrItem[] => addr.filter((a) => a.cidr.ip.family === fam);
+  const listSubnets = (items: AddrItem[]): string => items.map((a) => a.cidr.network.text + '/' + a.cidr.prefix).join(', ');
+
+  // Neighbours: one IP, one MAC. A neighbour outside every --addr subnet would never be asked for (the
+  // kernel ARPs only for on-link addresses), so it is refused; with no --addr of its family we cannot tell
+  // (the addresses may be assigned by something else), so it is accepted.
+  const neigh: NeighItem[] = [];
+  for (const n of f.neigh) {
+    const same = neigh.find((x) => x.ip.text === n.ip.text);
+    if (same !== undefined) {
+      if (same.mac.mac !== n.mac.mac) conflict(same.raw, n.raw, `one neighbour IP cannot have two MACs`);
+      continue;
+    }
+    const own = ownAddr(n.ip);
+    if (own) conflict(own.raw, n.raw, "a neighbour cannot be this node's own address");
+    const nets = subnets(n.ip.family);
+    if (nets.length > 0 && !nets.some((a) => inSubnet(n.ip, a.cidr))) {
+      fail(
+        n.raw,
+        `is outside every --addr subnet (${listSubnets(nets)}): the kernel never ARPs for an off-link address, so the entry would never be used`,
+      );
+    }
+    neigh.push(n);
+  }
+
+  // Routes: the kernel refuses a gateway that is not on a connected subnet ("Nexthop has invalid gateway"),
+  // so a route needs an --addr whose subnet holds the gateway (IPv6 link-local gateways are always on-link).
+  const route: RouteItem[] = [];
+  for (const r of f.route) {
+    const same = route.find((x) => x.to.network.text === r.to.network.text && x.to.prefix === r.to.prefix);
+    if (same !== undefined) {
+      if (same.via.text !== r.via.text) conflict(same.raw, r.raw, 'one destination, two gateways (multipath routes are not supported)');
+      continue;
+    }
+    const linkLocal6 = r.via.family === 6 && r.via.addr.range() === 'linkLocal';
+    const nets = subnets(r.via.family);
+    if (!linkLocal6) {
+      if (nets.length === 0) {
+        fail(r.raw, `needs an IPv${r.via.family} --addr on the device: the gateway must be on a connected subnet`);
+      }
+      if (!nets.some((a) => inSubnet(r.via, a.cidr))) {
+        fail(
+          r.raw,
+          `has a gateway ${r.via.text} outside every --addr subnet (${listSubnets(nets)}): the kernel would refuse it ("Nexthop has invalid gateway")`,
+        );
+      }
+    }
+    const own = ownAddr(r.via);
+    if (own) conflict(own.raw, r.raw, "the gateway cannot be this node's own address (the kernel says \"Nexthop has invalid gateway\")");
+    route.push(r);
+  }
+
+  // MTU: the field check used the IPv4 bounds; an IPv6 underlay has 20 more bytes of headers, and an IPv6
+  // address on the device needs the IPv6 minimum link MTU.
+  if (f.mtu) {
+    if (underlayFamily === 6 && f.mtu.value > MTU_MAX_IPV6_UNDERLAY) {
+      fail(
+        f.mtu.raw,
+        `is too large for an IPv6 underlay: at most ${MTU_MAX_IPV6_UNDERLAY} (65535 minus ${VXLAN_OVERHEAD_IPV6} bytes of VXLAN encapsulation)`,
+      );
+    }
+    const v6 = addr.find((a) => a.cidr.ip.family === 6);
+    if (v6 && f.mtu.value < MTU_MIN_IPV6) {
+      fail(f.mtu.raw, `is below ${MTU_MIN_IPV6}, the IPv6 minimum link MTU (RFC 8200), and ${subject(v6.raw)} is IPv6`);
+    }
+  }
+
+  return { vni: f.vni, dstport, fields: f, addr, remote, fdb, neigh, route };
+}
+
+// ─────────────────────────────────────── step 3: resolve defaults ───────────────────────────────────────
+
+function resolveDefaults(c: Checked): UpConfig {
+  const f = c.fields;
+  const fdb: FdbSpec[] = c.fdb.map((e) =>
+    Object.freeze({
+      mac: e.mac.mac,
+      macNum: e.mac.macNum,
+      ip: e.ip.text,
+      ...(e.port === undefined ? {} : { port: e.port }),
+      ...(e.vni === undefined ? {} : { vni: e.vni }),
+    }),
+  );
+  const neigh: NeighSpec[] = c.neigh.map((n) => Object.freeze({ ip: n.ip.text, mac: n.mac.mac, macNum: n.mac.macNum }));
+  const route: RouteSpec[] = c.route.map((r) => Object.freeze({ cidr: `${r.to.network.text}/${r.to.prefix}`, gateway: r.via.text }));
+  const config: UpConfig = {
+    vni: c.vni,
+    name: f.name ?? DEFAULT_NAME,
+    dstport: c.dstport,
+    ...(f.local === undefined ? {} : { local: f.local.ip.text }),
+    ...(f.dev === undefined ? {} : { dev: f.dev }),
+    ...(f.mac === undefined ? {} : { mac: f.mac.mac }),
+    addr: Object.freeze(c.addr.map((a) => a.text)),
+    ...(f.mtu === undefined ? {} : { mtu: f.mtu.value }),
+    remote: Object.freeze(c.remote.map((r) => r.ip.text)),
+    fdb: Object.freeze(fdb),
+    neigh: Object.freeze(neigh),
+    route: Object.freeze(route),
+    io: f.io ?? DEFAULT_IO,
+    quiet: f.quiet ?? DEFAULT_QUIET,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,138 @@
+/**
+ * `--help` texts. They teach by translation: each option is shown next to what a user types today for the
+ * kernel's vxlan device. Numbers come from defaults.ts so the help and the validation agree.
+ */
+import {
+  CONFIG_SCHEMA_VERSION,
+  DEFAULT_DSTPORT,
+  DEFAULT_IO,
+  DEFAULT_NAME,
+  IFNAME_MAX,
+  LINUX_DEFAULT_VXLAN_PORT,
+  MTU_MAX_IPV4_UNDERLAY,
+  MTU_MAX_IPV6_UNDERLAY,
+  MTU_MIN_IPV4,
+  SEED_VXLAN_PORT,
+  VNI_MAX,
+  VXLAN_OVERHEAD_IPV4,
+} from './defaults.js';
+
+/** `vxlan-user --help`: the commands. */
+export function formatMainHelp(): string {
+  return `Usage: vxlan-user <command> [options]
+
+A userspace VXLAN tunnel endpoint (RFC 7348) over a Linux TAP device, wire-compatible with the
+kernel's vxlan driver. It needs only /dev/net/tun and CAP_NET_ADMIN.
+
+Commands:
+  up        run one VTEP in the foreground until SIGINT/SIGTERM  (vxlan-user up --help)
+  version   print the version
+
+Options:
+  -h, --help  this text; 'vxlan-user <command> --help' explains a command
+
+Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or refused configuration.
+`;
+}
+
+/** `vxlan-user up --help`. */
+export function formatUpHelp(): string {
+  return `Usage: vxlan-user up --vni N [options]
+       vxlan-user up --config FILE [options]
+
+Runs one VXLAN tunnel endpoint in the foreground: a TAP device named --name carries the overlay's
+Ethernet frames, a UDP socket carries them to the peers (one datagram per frame, an 8-byte VXLAN
+header in front). It replaces 'ip link add ... type vxlan' and the commands that follow it; under
+each option, "kernel:" shows what you type today for the kernel's vxlan device.
+
+Device and tunnel
+  --vni N               VXLAN Network Identifier, 0..${VNI_MAX} (24 bits). Required.
+                          kernel: ip link add NAME type vxlan id N
+  --name IFNAME         TAP device name: at most ${IFNAME_MAX} bytes, no '/', ':' or spaces.
+                        Default: ${DEFAULT_NAME}.
+                          kernel: ip link add IFNAME type vxlan ...
+  --dstport P           UDP port to listen on and send to, 1..65535. Default: ${DEFAULT_DSTPORT}, the IANA
+                        port. Linux's own default is ${LINUX_DEFAULT_VXLAN_PORT} (pre-IANA; flannel uses it),
+                        Calico uses 4789, our seed clusters ${SEED_VXLAN_PORT}. Both ends must agree: see the
+                        peers' 'ip -d link show'.
+                          kernel: ip link add ... dstport P
+  --local IP            underlay address to bind and send from (IPv4 or IPv6).
+                        Default: the wildcard address.
+                          kernel: ip link add ... local IP
+  --dev IFACE           underlay interface: bind to it; its MTU sets the default --mtu.
+                        Default: none.
+                          kernel: ip link add ... dev IFACE
+  --mac MAC             the TAP's MAC: unicast (the I/G bit, 0x01 of the first octet, clear), not
+                        zero. Default: random, locally administered.
+                          kernel: ip link set dev NAME address MAC
+  --addr CIDR           overlay address with its prefix: 179.17.1.21/24, 2001:db8::1/64.
+                        Repeatable.
+                          kernel: ip addr add CIDR dev NAME
+  --mtu N               TAP MTU, ${MTU_MIN_IPV4}..${MTU_MAX_IPV4_UNDERLAY} (..${MTU_MAX_IPV6_UNDERLAY} over an IPv6 underlay).
+                        Default: underlay MTU - ${VXLAN_OVERHEAD_IPV4}, so 1500 gives 1450 (- 70 over IPv6).
+                          kernel: ip link set dev NAME mtu N
+
+Where frames go (no learning, like the kernel's 'nolearning': these tables are all there is)
+  --remote IP           a default destination: broadcast, multicast and unknown-unicast frames
+                        get one copy per remote (head-end replication). Repeatable; repeats merge.
+                          kernel: bridge fdb append 00:00:00:00:00:00 dst IP dev NAME
+  --fdb MAC=IP[:PORT]   frames for MAC go to IP, port PORT (default --dstport). IPv6 forms:
+                        MAC=2001:db8::2 and MAC=[2001:db8::2]:PORT. A MAC may have several
+                        destinations; an all-zeros MAC is the same as --remote IP; an exact repeat
+                        is merged. Repeatable.
+                          kernel: bridge fdb append MAC dst IP [port PORT] dev NAME
+  --neigh IP=MAC        a permanent neighbour: ARP requests for IP are answered on the TAP by
+                        vxlan-user itself (proxy-ARP) and never cross the tunnel. IPv4 only; IP
+                        must lie in an --addr subnet. Repeatable.
+                          kernel: arp -s IP MAC  (ip neigh add IP lladdr MAC nud permanent dev NAME)
+  --route CIDR=GATEWAY  a route through the device, installed once it is up and removed on exit.
+                        GATEWAY must lie in an --addr subnet (the kernel would say "Nexthop has
+                        invalid gateway"). Repeatable.
+                          kernel: route add -net CIDR gw GATEWAY dev NAME
+
+Program
+  --config FILE         read the settings above from a YAML or JSON file: 'version: ${CONFIG_SCHEMA_VERSION}', keys
+                        named like the long options (docs/config.md). Flags given as well: single
+                        values override the file, repeatable ones add to its lists.
+  --io MODE             UDP path: native (batched syscalls through the addon) or dgram
+                        (node:dgram, portable and slow). Default: ${DEFAULT_IO}.
+  --quiet               no progress lines on stderr (ready:, errors and counters still print).
+  -h, --help            this text.
+
+Example: node 001 of the seed recipe, kernel first, then vxlan-user
+  ip link add vxlan-test type vxlan id 10001 dstport 4899 local 192.168.0.21 dev eth0 nolearning
+  ip addr add 179.17.1.21/24 dev vxlan-test
+  ip link set dev vxlan-test address c2:6a:9b:e5:39:8d
+  ip link set vxlan-test up
+  arp -s 179.17.1.31 7a:3a:fe:45:a3:76
+  bridge fdb append 7a:3a:fe:45:a3:76 dst 192.168.0.31 dev vxlan-test
+  route add -net 10.234.118.0/24 gw 179.17.1.31 dev vxlan-test
+
+  vxlan-user up --vni 10001 --name vxlan-test --dstport 4899 --local 192.168.0.21 \\
+    --mac c2:6a:9b:e5:39:8d --addr 179.17.1.21/24 \\
+    --neigh 179.17.1.31=7a:3a:fe:45:a3:76 --fdb 7a:3a:fe:45:a3:76=192.168.0.31 \\
+    --route 10.234.118.0/24=179.17.1.31
+
+  'dev eth0' becomes '--dev eth0' (optional: the route to the peers picks the interface); 'up' and
+  'nolearning' need no flag. The same node as a file: vxlan-user up --config examples/node-001.yaml
+
+Running
+  When the TAP is up with its MAC, addresses and MTU, the UDP socket is bound and the routes are
+  installed - and not before - one line is printed on stdout, e.g.
+    ready: vxlan-test vni 10001 udp 192.168.0.21:4899
+  Scripts wait for it. Everything else goes to stderr.
+  kill -USR1 <pid>   prints the counters (per direction, per drop reason) as one JSON line
+                     on stderr; the same line is printed when the instance stops.
+  SIGINT/SIGTERM     removes the routes and the TAP device and exits 0 (within 5 seconds).
+
+Exit codes
+  0  clean stop (SIGINT/SIGTERM)
+  1  runtime failure after start (what was installed is removed)
+  2  bad usage or refused configuration: one sentence on stderr, nothing left on the host
+     (also: port already in use, missing CAP_NET_ADMIN)
+
+Not supported
+  A multicast underlay (the kernel's 'group' option): list the peers with --remote instead.
+  The whole-overlay file form (a 'nodes:' key) comes in a later version.
+`;
+}
