@@ -56,6 +56,15 @@ export interface UpConfig {
   readonly route: readonly RouteSpec[];
   /** UDP I/O path. */
   readonly io: IoMode;
-  /** Print counters as JSON on stderr when the instance stops (and on SIGUSR1). */
+  /** No progress lines on stderr (the ready: line, errors and counters still print). */
   readonly quiet: boolean;
+  /** `--peers-only`: drop datagrams whose outer source is not a remote in the FDB or the default destinations. */
+  readonly peersOnly?: boolean;
+  /** `--metrics ADDR:PORT`: serve Prometheus metrics over HTTP there; undefined = off. */
+  readonly metrics?: { readonly host: string; readonly port: number };
+  /**
+   * Kernel offloads (`--offload on|off`, default on): TAP TSO/checksum offload, UDP GSO and GRO, each used
+   * only when the kernel accepts it. `off` forces the plain path (one inner frame per datagram).
+   */
+  readonly offload?: 'on' | 'off';
 }

@@ -32,6 +32,8 @@ import {
   CONFIG_SCHEMA_VERSION,
   DEFAULT_DSTPORT,
   DEFAULT_IO,
+  DEFAULT_OFFLOAD,
+  OFFLOAD_MODES,
   DEFAULT_NAME,
   DEFAULT_QUIET,
   IFNAME_MAX,
@@ -74,7 +76,7 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'quiet'] as const;
+const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
@@ -108,7 +110,10 @@ const OPTIONS = {
   route: { type: 'string', multiple: true },
   config: { type: 'string' },
   io: { type: 'string' },
+  offload: { type: 'string' },
   quiet: { type: 'boolean' },
+  'peers-only': { type: 'boolean' },
+  metrics: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -326,6 +331,20 @@ function ifname(raw: Raw): string {
   return name;
 }
 
+/** `--metrics ADDR:PORT` (IPv6 as `[ADDR]:PORT`; `:PORT` = every address): where the Prometheus endpoint listens. */
+function metricsAddr(raw: Raw): { host: string; port: number } {
+  const text = str(raw);
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):([^:]+)$/.exec(text);
+  if (m === null) fail(raw, 'is not ADDR:PORT: write e.g. 127.0.0.1:9470, [::1]:9470 or :9470 (every address)');
+  const hostText = m[1] ?? m[2] ?? '';
+  const port = int(raw, PORT_MIN, PORT_MAX, PORT_LIMIT, { name: 'port', value: m[3] });
+  if (hostText === '') return { host: '0.0.0.0', port };
+  const ip = parseIpText(hostText);
+  if (typeof ip === 'string') fail(raw, `${says(raw, hostText, 'a malformed address')}: ${ip}`);
+  if (m[1] === undefined && ip.family === 6) fail(raw, `has an IPv6 address without brackets: write [${ip.text}]:${port}`);
+  return { host: ip.text, port };
+}
+
 // MAC addresses ------------------------------------------------------------------------------------------
 
 interface Mac {
@@ -366,7 +385,7 @@ function unicastMac(raw: Raw, text: string, what = ''): Mac {
 // IP addresses and prefixes ---------------------------------------------------------------------------------
 
 type Family = 4 | 6;
-interface Ip {
+export interface Ip {
   readonly addr: ipaddr.IPv4 | ipaddr.IPv6;
   readonly text: string;
   readonly family: Family;
@@ -377,7 +396,7 @@ interface Ip {
  * are typos more often than intent); IPv6 in any RFC 4291 form, printed in RFC 5952 form.
  * Returns the reason as a string when the text is not an address.
  */
-function parseIpText(text: string): Ip | string {
+export function parseIpText(text: string): Ip | string {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
     const addr = ipaddr.IPv4.parse(text);
     return { addr, text: addr.toString(), family: 4 };
@@ -610,6 +629,9 @@ interface Fields {
   readonly mac?: Mac;
   readonly mtu?: { readonly raw: Raw; readonly value: number };
   readonly io?: IoMode;
+  readonly offload?: 'on' | 'off';
+  readonly peersOnly?: boolean;
+  readonly metrics?: { readonly host: string; readonly port: number };
   readonly quiet?: boolean;
   readonly addr: readonly AddrItem[];
   readonly remote: readonly IpItem[];
@@ -643,6 +665,16 @@ function validateFields(raw: RawUp): Fields {
       if (!(IO_MODES as readonly string[]).includes(v)) fail(r, `is not an I/O mode: use ${IO_MODES.join(' or ')}`);
       return v as IoMode;
     }),
+    offload: opt(s.offload, (r) => {
+      const v = str(r);
+      if (!(OFFLOAD_MODES as readonly string[]).includes(v)) fail(r, `is not an offload mode: use ${OFFLOAD_MODES.join(' or ')}`);
+      return v as 'on' | 'off';
+    }),
+    peersOnly: opt(s['peers-only'], (r) => {
+      if (typeof r.value !== 'boolean') fail(r, 'must be true or false');
+      return r.value;
+    }),
+    metrics: opt(s.metrics, metricsAddr),
     quiet: opt(s.quiet, (r) => {
       if (typeof r.value !== 'boolean') fail(r, 'must be true or false');
       return r.value;
@@ -834,7 +866,10 @@ function resolveDefaults(c: Checked): UpConfig {
     neigh: Object.freeze(neigh),
     route: Object.freeze(route),
     io: f.io ?? DEFAULT_IO,
+    offload: f.offload ?? DEFAULT_OFFLOAD,
     quiet: f.quiet ?? DEFAULT_QUIET,
+    peersOnly: f.peersOnly ?? false,
+    ...(f.metrics === undefined ? {} : { metrics: Object.freeze({ ...f.metrics }) }),
   };
   return Object.freeze(config);
 }

@@ -20,6 +20,9 @@ export const DEFAULT_DSTPORT = IANA_VXLAN_PORT;
 /** `--io`: the UDP I/O implementation. */
 export const DEFAULT_IO = 'native' as const;
 export const IO_MODES = ['native', 'dgram'] as const;
+/** Kernel offloads (TAP TSO/CSUM, UDP GSO/GRO): on by default, each used only where the kernel accepts it. */
+export const DEFAULT_OFFLOAD = 'on' as const;
+export const OFFLOAD_MODES = ['on', 'off'] as const;
 
 /** `--quiet`: off, i.e. the counters JSON line is printed on stderr at exit. */
 export const DEFAULT_QUIET = false;

@@ -6,6 +6,7 @@ import {
   CONFIG_SCHEMA_VERSION,
   DEFAULT_DSTPORT,
   DEFAULT_IO,
+  DEFAULT_OFFLOAD,
   DEFAULT_NAME,
   IFNAME_MAX,
   LINUX_DEFAULT_VXLAN_PORT,
@@ -96,6 +97,10 @@ Program
                         values override the file, repeatable ones add to its lists.
   --io MODE             UDP path: native (batched syscalls through the addon) or dgram
                         (node:dgram, portable and slow). Default: ${DEFAULT_IO}.
+  --offload on|off      kernel offloads: TAP TSO + checksum offload (64 KiB TCP super-frames,
+                        segmented here), UDP GSO on send, UDP GRO on receive. Each is used only
+                        when the kernel accepts it; the start-up log line says which are live.
+                        off forces one inner frame per datagram. Default: ${DEFAULT_OFFLOAD}.
   --quiet               no progress lines on stderr (ready:, errors and counters still print).
   -h, --help            this text.
 

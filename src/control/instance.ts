@@ -16,6 +16,7 @@ import { VxlanUserError } from './errors.js';
 import { deviceOfAddress, deviceToward, ip, ipOrThrow, linkExists, linkMtu, UndoStack } from './host.js';
 import { Vtep } from '../dataplane/vtep.js';
 import { LinuxTap } from '../platform/linux/tap.js';
+import { native } from '../platform/linux/native.js';
 import { NativeUdpBind } from '../platform/linux/udp-native.js';
 import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
 import type { UdpBind } from '../platform/types.js';
@@ -38,6 +39,10 @@ export interface Instance {
   readonly localAddress: string;
   readonly localPort: number;
   readonly ioPath: string;
+  /** Routes installed through the device (cidr → gateway); a reload diffs against it and keeps it current. */
+  readonly routes: Map<string, string>;
+  /** Which offloads are live, e.g. "TAP TSO4/TSO6+CSUM on, UDP GSO on, UDP GRO on". */
+  readonly offloads: string;
   readonly startedAt: number;
   /** The `ready:` line printed on stdout. */
   readonly readyLine: string;
@@ -108,7 +113,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   for (const a of cfg.addr) ipOrThrow(['addr', 'add', a, 'dev', tap.name], `cannot add address ${a} to ${tap.name}`, 'ECONFIG');
   ipOrThrow(['link', 'set', 'dev', tap.name, 'up'], `cannot bring ${tap.name} up`);
 
-  // 5. Tables and routes.
+  // 5. Offloads (each one only if the kernel accepts it; the log line says which path is live), tables, routes.
+  const off = negotiateOffloads(tap, udp, cfg.offload !== 'off');
   const maxUdpPayload = underlayMtu - (v6 ? 40 : 20) - 8;
   const vtep = new Vtep(tap, udp, {
     vni: cfg.vni,
@@ -116,6 +122,9 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     maxUdpPayload,
     maxFrame: Math.max(mtu, 1500) + ETH_HLEN + 4,
     dstport: cfg.dstport,
+    tso: off.tso,
+    udpGso: off.gso,
+    udpGro: off.gro,
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
@@ -125,16 +134,21 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     if (a !== undefined) neigh.set(a, n.macNum);
   }
   vtep.neigh = neigh;
+  vtep.peersOnly = cfg.peersOnly ?? false;
+  const routes = new Map<string, string>();
+  undo.push('remove routes', () => {
+    for (const [cidr, gw] of [...routes].reverse()) void ip(['route', 'del', cidr, 'via', gw, 'dev', tap.name]);
+  });
   for (const r of cfg.route) {
     ipOrThrow(['route', 'add', r.cidr, 'via', r.gateway, 'dev', tap.name], `cannot add route ${r.cidr} via ${r.gateway}`, 'ECONFIG');
-    undo.push(`remove route ${r.cidr}`, () => void ip(['route', 'del', r.cidr, 'via', r.gateway, 'dev', tap.name]));
+    routes.set(r.cidr, r.gateway);
   }
 
   // 6. Dataplane.
   vtep.start();
   const localAddress = cfg.local ?? bindAddr;
   const readyLine = `ready: ${tap.name} vni ${cfg.vni} udp ${v6 ? `[${localAddress}]` : localAddress}:${udp.localPort} mac ${mac} mtu ${mtu} io ${cfg.io}`;
-  log(`${tap.name}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; TAP with virtio-net header (checksum hints)`);
+  log(`${tap.name}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; ${off.summary}`);
 
   let stopped = false;
   return {
@@ -147,6 +161,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     localAddress,
     localPort: udp.localPort,
     ioPath: udp.ioPath,
+    routes,
+    offloads: off.summary,
     startedAt: Date.now(),
     readyLine,
     stop(): void {
@@ -156,6 +172,34 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
       undo.run(log); // routes first (newest first), then the socket, then the TAP (the device disappears)
     },
   };
+}
+
+interface Offloads {
+  readonly tso: boolean;
+  readonly gso: boolean;
+  readonly gro: boolean;
+  readonly summary: string;
+}
+
+/**
+ * Asks the kernel for each offload and falls back, visibly, when it refuses:
+ *  - TAP: TUNSETOFFLOAD(CSUM|TSO4|TSO6|TSO_ECN) — the host stack then hands us 64 KiB TCP super-frames;
+ *  - UDP_SEGMENT (GSO): one sendmmsg entry carries up to 64 datagrams (refused e.g. with checksums off);
+ *  - UDP_GRO: the kernel may hand us several datagrams glued together (needs Linux ≥ 5.0).
+ * TSO without GSO still works (segments are sent as single datagrams), so they are independent.
+ */
+function negotiateOffloads(tap: LinuxTap, udp: UdpBind, wanted: boolean): Offloads {
+  if (!wanted) return { tso: false, gso: false, gro: false, summary: 'offloads off (--offload off): plain path' };
+  const c = native().constants;
+  const tsoErr = tap.setOffload(c.TUN_F_CSUM | c.TUN_F_TSO4 | c.TUN_F_TSO6 | c.TUN_F_TSO_ECN);
+  const gso = udp.enableOffload('gso');
+  const gro = udp.enableOffload('gro');
+  const parts = [
+    tsoErr === 0 ? 'TAP TSO4/TSO6+CSUM on' : `TAP offload refused (errno ${-tsoErr}): plain frames`,
+    gso ? 'UDP GSO on' : 'UDP GSO unavailable: one datagram per send entry',
+    gro ? 'UDP GRO on' : 'UDP GRO unavailable',
+  ];
+  return { tso: tsoErr === 0, gso, gro, summary: parts.join(', ') };
 }
 
 function tapError(e: NodeJS.ErrnoException, name: string): VxlanUserError {

@@ -16,6 +16,9 @@ export const COUNTER_NAMES = [
   'tx_flood_copies', // datagrams those floods produced (head-end replication: one per remote)
   'arp_proxied', // ARP requests answered locally from the neighbour table (never leave the host)
   'tx_csum_completed', // inner checksums finished in userspace (the TAP handed a partial one)
+  'tx_tso_frames', // TCP super-frames read from the TAP (TSO) and segmented in userspace
+  'tx_tso_segments', // inner segments those produced
+  'rx_gro_datagrams', // datagrams that arrived coalesced by UDP GRO (each counts once more in rx_datagrams per segment)
   'tx_runt', // drop: frame shorter than an Ethernet header
   'tx_fdb_miss', // drop: no FDB entry and no default destination
   'tx_too_big', // drop: the encapsulated datagram would not fit the underlay MTU (RFC 7348: never fragment)

@@ -77,6 +77,38 @@ export class Fdb {
   }
 
   /**
+   * `bridge fdb replace` (and a reload): the entry for `mac` becomes exactly `rows`, published as a new entry
+   * in one swap. An empty list removes the entry. Duplicate rows are kept once.
+   */
+  set(mac: number, rows: readonly { ip: string; port?: number; vni?: number }[]): void {
+    if (rows.length === 0) {
+      this.delete(mac);
+      return;
+    }
+    const remotes: Remote[] = [];
+    for (const r of rows) {
+      const p = r.port ?? this.defaultPort;
+      const v = r.vni ?? -1;
+      if (!remotes.some((x) => x.ip === r.ip && x.port === p && x.vni === v)) remotes.push({ ip: r.ip, port: p, vni: v, slot: this.intern(r.ip, p) });
+    }
+    this.publish(mac, remotes);
+  }
+
+  /**
+   * `bridge fdb del MAC dst IP`: removes one remote (matched by IP, and by port/VNI when given) from the entry;
+   * the entry goes when its last remote does. Returns false when no remote matched.
+   */
+  removeRemote(mac: number, ip: string, port?: number, vni?: number): boolean {
+    const old = this.entries.get(mac);
+    if (!old) return false;
+    const keep = old.remotes.filter((r) => !(r.ip === ip && (port === undefined || r.port === port) && (vni === undefined || r.vni === vni)));
+    if (keep.length === old.remotes.length) return false;
+    if (keep.length === 0) this.delete(mac);
+    else this.publish(mac, keep);
+    return true;
+  }
+
+  /**
    * True when the sockaddr (Linux layout: family u16 host order, port, address) at `addrs[off]` is the
    * address of a known remote. IPv4 is checked without allocating; IPv6 builds a string key (rare path).
    */

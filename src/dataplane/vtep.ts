@@ -35,6 +35,7 @@ import { macRead } from '../wire/mac.js';
 import { VXLAN_HLEN, vxlanCheck, vxlanVni, vxlanWrite, VXLAN_ERR_FLAGS, VXLAN_ERR_RESERVED, VXLAN_ERR_SHORT } from '../wire/vxlan.js';
 import { completeTxChecksum, writeRxVnetHeader } from './offload.js';
 import { answerArp, ARP_FRAME_LEN } from './proxy-arp.js';
+import { TcpSegmenter, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './tso.js';
 
 /**
  * Observes packets after the dataplane decided what to do with them. Buffers are only valid during the call
@@ -68,12 +69,25 @@ export interface VtepOptions {
   readonly dstport: number;
   /** Frames/datagrams per batch (at most the addon's MAX_BATCH). */
   readonly batch?: number;
+  /** The TAP was given TUNSETOFFLOAD(CSUM|TSO4|TSO6): expect TCP super-frames and partial checksums. */
+  readonly tso?: boolean;
+  /** The UDP socket accepts UDP_SEGMENT: send segment trains in one call. */
+  readonly udpGso?: boolean;
+  /** The UDP socket has UDP_GRO on: a received datagram may hold several, split by its gso size. */
+  readonly udpGro?: boolean;
 }
 
 const VXLAN_AT = HEADROOM - VXLAN_HLEN; // 8
 const VNET_AT = HEADROOM - VNET_HDR_LEN; // 6
 /** Upper bound of frames handled per wakeup and direction, so one busy direction cannot starve the other. */
 const MAX_PER_WAKEUP = 1024;
+/** Largest frame a TSO TAP hands us: 64 KiB of IP plus the Ethernet header. */
+const TSO_MAX_FRAME = 65535 + 14;
+/** Staging room one super-frame may need: the frame plus per-segment VXLAN + header copies (≤ 64 segments). */
+const TSO_STAGE_PER_FRAME = TSO_MAX_FRAME + 64 * (8 + 14 + 60 + 60);
+/** One UDP GSO send: at most 64 segments (UDP_MAX_SEGMENTS on older kernels) and < 64 KiB in all. */
+const GSO_MAX_SEGMENTS = 64;
+const GSO_MAX_BYTES = 65000;
 
 export class Vtep {
   readonly counters = new Counters();
@@ -103,13 +117,24 @@ export class Vtep {
   private readonly txReadOffs: Uint32Array;
   private readonly txLens: Int32Array;
   private readonly txReadMax: number;
-  /** Extra slots for per-remote VNI overrides (the header differs per copy). */
-  private readonly txCopies: FrameBatch;
-  private txCopiesUsed = 0;
-  // send queue
+  /**
+   * Staging area for bytes that cannot be sent from the read slots in place: TSO segments and per-remote VNI
+   * copies. Bump-allocated during a wakeup, reset by flush() (after the synchronous send).
+   */
+  private readonly txStage: Buffer;
+  private stagePos = 0;
+  private readonly tso: boolean;
+  private readonly udpGso: boolean;
+  private readonly udpGro: boolean;
+  private readonly rxGro = new Uint16Array(1024);
+  private readonly segmenter = new TcpSegmenter();
+  // send queue (one Buffer per native call)
+  private sendBuf: Buffer;
   private readonly sendOffs: Uint32Array;
   private readonly sendLens: Uint32Array;
   private readonly sendDest: Uint32Array;
+  private readonly sendGso: Uint16Array;
+  private readonly sendSegs: Uint16Array;
   private sendCount = 0;
   private readonly sendResult = new Int32Array(4);
 
@@ -130,19 +155,27 @@ export class Vtep {
     this.batchSize = Math.max(1, Math.min(o.batch ?? 64, 1024));
     this.fdb = new Fdb(udp, o.dstport);
 
+    this.tso = (o.tso ?? false) && tap.vnetHdr;
+    this.udpGso = o.udpGso ?? false;
+    this.udpGro = o.udpGro ?? false;
+
     const B = this.batchSize;
-    // A slot holds headroom + the largest frame we accept either way (a datagram may carry up to 64 KiB).
-    const slotSize = HEADROOM + Math.max(o.maxFrame, 2048);
+    // A slot holds headroom + the largest frame the TAP may hand us: a 64 KiB super-frame with TSO.
+    const maxFrame = this.tso ? TSO_MAX_FRAME : o.maxFrame;
+    const slotSize = HEADROOM + Math.max(maxFrame, 2048);
     this.txBatch = new FrameBatch(B, slotSize);
-    this.txCopies = new FrameBatch(B, slotSize);
     this.txReadOffs = new Uint32Array(B);
     for (let i = 0; i < B; i++) this.txReadOffs[i] = this.txBatch.offset(i) + HEADROOM - this.vnetLen;
-    this.txReadMax = this.vnetLen + o.maxFrame;
+    this.txReadMax = this.vnetLen + maxFrame;
     this.txLens = new Int32Array(B);
-    const Q = Math.min(1024, B * 4);
+    this.txStage = Buffer.allocUnsafeSlow(this.tso ? 4 * TSO_STAGE_PER_FRAME : 4 * 2048 * 16).fill(0);
+    const Q = 1024;
+    this.sendBuf = this.txBatch.buf;
     this.sendOffs = new Uint32Array(Q);
     this.sendLens = new Uint32Array(Q);
     this.sendDest = new Uint32Array(Q);
+    this.sendGso = new Uint16Array(Q);
+    this.sendSegs = new Uint16Array(Q);
 
     const rxSlot = HEADROOM + 65536;
     this.rxBatch = new FrameBatch(B, rxSlot);
@@ -189,21 +222,24 @@ export class Vtep {
       v[C.tx_runt]!++;
       return C.tx_runt;
     }
+    let gsoType = 0;
     if (this.vnetLen !== 0) {
-      // The virtio-net header sits right in front of the frame. Without negotiated offloads the kernel sends
-      // neither GSO super-frames nor partial checksums, but a frame forwarded from elsewhere may still carry
-      // a partial checksum: finish it here so the wire always carries a valid one.
+      // The virtio-net header sits right in front of the frame. With TSO negotiated it may announce a TCP
+      // super-frame (segmented below); with TUN_F_CSUM a partial checksum, which we finish here so the wire
+      // always carries a valid one.
       const h = fo - VNET_HDR_LEN;
-      if (buf[h + 1] !== 0) {
-        v[C.tx_gso_unsupported]!++;
-        return C.tx_gso_unsupported;
-      }
-      if ((buf[h]! & 1) !== 0) {
+      gsoType = buf[h + 1]! & ~VIRTIO_NET_HDR_GSO_ECN;
+      if (gsoType !== 0) {
+        if (!this.tso || (gsoType !== VIRTIO_NET_HDR_GSO_TCPV4 && gsoType !== VIRTIO_NET_HDR_GSO_TCPV6)) {
+          v[C.tx_gso_unsupported]!++;
+          return C.tx_gso_unsupported;
+        }
+      } else if ((buf[h]! & 1) !== 0) {
         completeTxChecksum(buf, fo, flen, buf.readUInt16LE(h + 6), buf.readUInt16LE(h + 8));
         v[C.tx_csum_completed]!++;
       }
     }
-    if (buf.readUInt16BE(fo + 12) === ETHERTYPE_ARP && this.neigh.size !== 0) {
+    if (gsoType === 0 && buf.readUInt16BE(fo + 12) === ETHERTYPE_ARP && this.neigh.size !== 0) {
       if (answerArp(buf, fo, flen, this.neigh)) {
         v[C.arp_proxied]!++;
         if (this.vnetLen !== 0) buf.fill(0, fo - VNET_HDR_LEN, fo); // a plain frame: no offload hints
@@ -211,13 +247,6 @@ export class Vtep {
         return C.arp_proxied;
       }
     }
-    const udpLen = VXLAN_HLEN + flen;
-    if (udpLen > this.maxUdpPayload) {
-      v[C.tx_too_big]!++;
-      return C.tx_too_big;
-    }
-    const ho = fo - VXLAN_HLEN;
-    vxlanWrite(buf, ho, this.vni);
     // I/G bit of the destination MAC: broadcast and multicast always flood.
     const entry = (buf[fo]! & 1) === 0 ? this.fdb.lookup(macRead(buf, fo)) : undefined;
     const e = entry ?? this.fdb.defaults;
@@ -225,6 +254,14 @@ export class Vtep {
       v[C.tx_fdb_miss]!++;
       return C.tx_fdb_miss;
     }
+    if (gsoType !== 0) return this.encapSuperFrame(buf, fo, flen, gsoType, e, entry === undefined, v);
+    const udpLen = VXLAN_HLEN + flen;
+    if (udpLen > this.maxUdpPayload) {
+      v[C.tx_too_big]!++;
+      return C.tx_too_big;
+    }
+    const ho = fo - VXLAN_HLEN;
+    vxlanWrite(buf, ho, this.vni);
     this.lastEntry = e;
     const k = e.slots.length;
     if (entry === undefined) {
@@ -233,58 +270,115 @@ export class Vtep {
     }
     for (let j = 0; j < k; j++) {
       const vni = e.vnis[j]!;
-      if (vni < 0 || vni === this.vni) this.queueSend(ho, udpLen, e.slots[j]!);
-      else this.queueCopyWithVni(buf, ho, udpLen, e.slots[j]!, vni);
+      if (vni < 0 || vni === this.vni) this.queueSend(buf, ho, udpLen, e.slots[j]!, 0, 1);
+      else {
+        // A remote with its own VNI needs its own header: its copy goes to the staging area.
+        const at = this.stageAlloc(udpLen);
+        buf.copy(this.txStage, at, ho, ho + udpLen);
+        vxlanWrite(this.txStage, at, vni);
+        this.queueSend(this.txStage, at, udpLen, e.slots[j]!, 0, 1);
+      }
     }
     return entry === undefined ? C.tx_flood_frames : C.tx_packets;
   }
 
-  private queueSend(off: number, len: number, dest: number): void {
-    if (this.sendCount === this.sendOffs.length) this.flush();
+  /**
+   * A TCP super-frame (TSO): segment it into the staging area, each segment behind its VXLAN header, and queue
+   * the result as UDP GSO sends (one sendmmsg entry per ≤ 64 segments) — or as single datagrams when the
+   * socket has no GSO. Per-remote VNI overrides are not applied to super-frames (they are rare; all copies
+   * carry the instance VNI) — noted in docs/performance.md.
+   */
+  private encapSuperFrame(buf: Buffer, fo: number, flen: number, gsoType: number, e: FdbEntry, flood: boolean, v: Float64Array): number {
+    const h = fo - VNET_HDR_LEN;
+    const mss = buf.readUInt16LE(h + 4);
+    const l4Start = buf.readUInt16LE(h + 6);
+    const seg = this.segmenter;
+    // Worst case room: the frame plus, per segment, a VXLAN header and a copy of the headers.
+    const need = flen + Math.ceil(flen / Math.max(1, mss)) * (VXLAN_HLEN + l4Start + 60);
+    const at = this.stageAlloc(need);
+    const n = seg.segment(buf, fo, flen, l4Start, mss, gsoType === VIRTIO_NET_HDR_GSO_TCPV6, this.txStage, at, this.vni);
+    if (n === 0) {
+      v[C.tx_runt]!++;
+      return C.tx_runt;
+    }
+    if (seg.stride > this.maxUdpPayload) {
+      v[C.tx_too_big]!++;
+      return C.tx_too_big;
+    }
+    v[C.tx_tso_frames]!++;
+    v[C.tx_tso_segments]! += n;
+    this.lastEntry = e;
+    const k = e.slots.length;
+    if (flood) {
+      v[C.tx_flood_frames]!++;
+      v[C.tx_flood_copies]! += k * n;
+    }
+    const stride = seg.stride;
+    const perSend = this.udpGso ? Math.max(1, Math.min(GSO_MAX_SEGMENTS, Math.floor(GSO_MAX_BYTES / stride))) : 1;
+    for (let j = 0; j < k; j++) {
+      const dest = e.slots[j]!;
+      for (let i = 0; i < n; i += perSend) {
+        const segs = Math.min(perSend, n - i);
+        const off = at + i * stride;
+        const len = i + segs === n ? seg.total - i * stride : segs * stride;
+        this.queueSend(this.txStage, off, len, dest, segs > 1 ? stride : 0, segs);
+      }
+    }
+    return flood ? C.tx_flood_frames : C.tx_packets;
+  }
+
+  /** Reserves `len` bytes of the staging area, flushing queued sends first when it is full. */
+  private stageAlloc(len: number): number {
+    if (this.stagePos + len > this.txStage.length) this.flush();
+    const at = this.stagePos;
+    this.stagePos += (len + 63) & ~63;
+    return at;
+  }
+
+  /**
+   * Queues one sendmmsg entry. Entries refer to one Buffer per native call, so switching Buffers flushes
+   * first — which also keeps the wire order equal to the TAP order.
+   */
+  private queueSend(buf: Buffer, off: number, len: number, dest: number, gso: number, segs: number): void {
+    if (this.sendCount !== 0 && (buf !== this.sendBuf || this.sendCount === this.sendOffs.length)) this.flushQueue();
+    this.sendBuf = buf;
     const i = this.sendCount++;
     this.sendOffs[i] = off;
     this.sendLens[i] = len;
     this.sendDest[i] = dest;
+    this.sendGso[i] = gso;
+    this.sendSegs[i] = segs;
   }
 
-  /** A remote with its own VNI needs its own header, so its copy lives in a separate slot. */
-  private queueCopyWithVni(buf: Buffer, off: number, len: number, dest: number, vni: number): void {
-    if (this.txCopiesUsed === this.txCopies.count) this.flush();
-    const at = this.txCopies.offset(this.txCopiesUsed++);
-    buf.copy(this.txCopies.buf, at, off, off + len);
-    vxlanWrite(this.txCopies.buf, at, vni);
-    // Copies live in another Buffer: send what is queued from the main batch first, then the copy alone.
-    this.flush();
-    this.sendOffs[0] = at;
-    this.sendLens[0] = len;
-    this.sendDest[0] = dest;
-    this.sendCount = 1;
-    this.flushFrom(this.txCopies.buf);
-  }
-
+  /** Sends everything queued and frees the staging area. */
   private flush(): void {
-    this.flushFrom(this.txBatch.buf);
-    this.txCopiesUsed = 0;
+    this.flushQueue();
+    this.stagePos = 0;
   }
 
-  private flushFrom(buf: Buffer): void {
+  private flushQueue(): void {
     const n = this.sendCount;
     if (n === 0) return;
     this.sendCount = 0;
     const r = this.sendResult;
-    this.udp.sendBatch(buf, this.sendOffs, this.sendLens, this.sendDest, n, r);
+    this.udp.sendBatch(this.sendBuf, this.sendOffs, this.sendLens, this.sendDest, n, r, this.udpGso ? this.sendGso : undefined);
     const v = this.counters.v;
-    v[C.tx_packets]! += r[0]!;
-    v[C.tx_sock_full]! += r[1]!;
-    v[C.tx_error]! += r[2]!;
+    let bytes = 0;
+    let segs = 0;
+    for (let i = 0; i < n; i++) {
+      bytes += this.sendLens[i]!; // UDP payload bytes handed over (VXLAN headers included)
+      segs += this.sendSegs[i]!;
+    }
     if (r[1]! === 0 && r[2]! === 0) {
-      for (let i = 0; i < n; i++) v[C.tx_bytes]! += this.sendLens[i]!;
+      v[C.tx_packets]! += segs;
+      v[C.tx_bytes]! += bytes;
     } else {
-      // Only count bytes of what went out: the first r[0] that succeeded is not known exactly when some were
-      // refused in the middle; count the average — exactness of tx_bytes on error paths is not worth a loop.
-      let bytes = 0;
-      for (let i = 0; i < n; i++) bytes += this.sendLens[i]!;
+      // Entries fail whole; scale by the share that went out (exact when all entries are alike, which is the
+      // common case: a batch of MTU frames or of GSO bursts).
+      v[C.tx_packets]! += Math.round((segs * r[0]!) / n);
       v[C.tx_bytes]! += Math.round((bytes * r[0]!) / n);
+      v[C.tx_sock_full]! += Math.round((segs * r[1]!) / n);
+      v[C.tx_error]! += Math.round((segs * r[2]!) / n);
     }
   }
 
@@ -294,14 +388,28 @@ export class Vtep {
   onUdpReadable(): void {
     const v = this.counters.v;
     const buf = this.rxBatch.buf;
+    const gro = this.udpGro ? this.rxGro : undefined;
     let total = 0;
     for (;;) {
-      const n = this.udp.recvBatch(buf, this.rxRecvOffs, this.rxRecvMax, this.batchSize, this.rxLens, this.rxAddrs);
+      const n = this.udp.recvBatch(buf, this.rxRecvOffs, this.rxRecvMax, this.batchSize, this.rxLens, this.rxAddrs, gro);
       const obs = this.observer;
       for (let i = 0; i < n; i++) {
-        const base = this.rxBatch.offset(i);
-        const verdict = this.decapOne(buf, base, this.rxLens[i]!, v, i * SOCKADDR_SLOT);
-        if (obs !== undefined) obs.onDecap(buf, base + VXLAN_AT, this.rxLens[i]!, verdict, this.rxAddrs, i * SOCKADDR_SLOT);
+        const ho = this.rxBatch.offset(i) + VXLAN_AT;
+        const len = this.rxLens[i]!;
+        const g = gro !== undefined ? gro[i]! : 0;
+        if (g === 0 || len <= g) {
+          const verdict = this.decapOne(buf, ho, len, v, i * SOCKADDR_SLOT);
+          if (obs !== undefined) obs.onDecap(buf, ho, len, verdict, this.rxAddrs, i * SOCKADDR_SLOT);
+          continue;
+        }
+        // UDP GRO glued several datagrams of g bytes (the last may be shorter). Each is decapsulated in turn;
+        // the virtio-net header of segment j+1 overwrites the tail of segment j, already written to the TAP.
+        v[C.rx_gro_datagrams]!++;
+        for (let at = 0; at < len; at += g) {
+          const sl = Math.min(g, len - at);
+          const verdict = this.decapOne(buf, ho + at, sl, v, i * SOCKADDR_SLOT);
+          if (obs !== undefined) obs.onDecap(buf, ho + at, sl, verdict, this.rxAddrs, i * SOCKADDR_SLOT);
+        }
       }
       total += n;
       if (n < this.batchSize || total >= MAX_PER_WAKEUP) break;
@@ -309,7 +417,7 @@ export class Vtep {
   }
 
   /** Handles one datagram; returns its verdict: C.rx_packets or a drop reason's counter index. */
-  private decapOne(buf: Buffer, base: number, len: number, v: Float64Array, addrOff: number): number {
+  private decapOne(buf: Buffer, ho: number, len: number, v: Float64Array, addrOff: number): number {
     v[C.rx_datagrams]!++;
     if (len < 0) {
       v[C.rx_truncated]!++;
@@ -320,7 +428,6 @@ export class Vtep {
       v[C.rx_unknown_peer]!++;
       return C.rx_unknown_peer;
     }
-    const ho = base + VXLAN_AT;
     const bad = vxlanCheck(buf, ho, len);
     if (bad !== 0) {
       if (bad === VXLAN_ERR_SHORT) v[C.rx_short]!++;
@@ -333,7 +440,7 @@ export class Vtep {
       v[C.rx_wrong_vni]!++;
       return C.rx_wrong_vni;
     }
-    const fo = base + HEADROOM;
+    const fo = ho + VXLAN_HLEN;
     let flen = len - VXLAN_HLEN;
     // Source MAC: our own means a loop (or our flood reflected back); multicast or zero is never a valid
     // sender (the kernel refuses to learn those too).
@@ -346,7 +453,7 @@ export class Vtep {
       v[C.rx_bad_src_mac]!++;
       return C.rx_bad_src_mac;
     }
-    if (this.vnetLen !== 0) flen = writeRxVnetHeader(buf, fo, flen, base + VNET_AT);
+    if (this.vnetLen !== 0) flen = writeRxVnetHeader(buf, fo, flen, fo - VNET_HDR_LEN);
     const w = this.tap.write(buf, fo - this.vnetLen, this.vnetLen + flen);
     if (w < 0) {
       v[C.rx_tap_error]!++;

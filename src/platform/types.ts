@@ -45,14 +45,21 @@ export interface UdpBind {
    * is its length or -1 when it was longer than `maxLen`. Its source address is stored in slot i of `addrs`
    * (SOCKADDR_SLOT bytes each, a Linux sockaddr_in/sockaddr_in6). Returns the count.
    */
-  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number;
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array): number;
   /**
    * Sends `count` datagrams: i is `buf[offsets[i] .. +lens[i]]` to destination slot `dest[i]` (set with
-   * setDestination). Fills `result` = [sent, droppedBecauseFull, refused, lastErrno]. Returns sent.
+   * setDestination). Fills `result` = [sent, droppedBecauseFull, refused, lastErrno] (in entries). Returns sent.
+   * With `gso`, an entry whose gso[i] > 0 is a train of datagrams of gso[i] bytes each (the last may be
+   * shorter), sent as one UDP GSO message (UDP_SEGMENT) — or split by the implementation when it has no GSO.
    */
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array): number;
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array): number;
   /** Control plane: (re)defines destination slot `slot` as ip:port. */
   setDestination(slot: number, ip: string, port: number): void;
+  /**
+   * Turns on a kernel offload for this socket: 'gso' (UDP_SEGMENT on send) or 'gro' (UDP_GRO on receive).
+   * Returns true when the kernel accepted it.
+   */
+  enableOffload(what: 'gso' | 'gro'): boolean;
   /** Number of destination slots available. */
   readonly destinationSlots: number;
   onReadable(cb: () => void): void;

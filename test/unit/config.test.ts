@@ -75,6 +75,7 @@ const SEED_CONFIG: UpConfig = {
   neigh: [{ ip: '179.17.1.31', mac: '7a:3a:fe:45:a3:76', macNum: 134393792668534 }],
   route: [{ cidr: '10.234.118.0/24', gateway: '179.17.1.31' }],
   io: 'native',
+  offload: 'on',
   quiet: false,
 };
 
@@ -100,7 +101,7 @@ describe('the seed recipe', () => {
 describe('defaults', () => {
   it('fills name, dstport, io, quiet and empty lists; leaves local/dev/mac/mtu unset', () => {
     const c = up('--vni', '0');
-    expect(c).toEqual({ vni: 0, name: 'vxlan0', dstport: 4789, addr: [], remote: [], fdb: [], neigh: [], route: [], io: 'native', quiet: false });
+    expect(c).toEqual({ vni: 0, name: 'vxlan0', dstport: 4789, addr: [], remote: [], fdb: [], neigh: [], route: [], io: 'native', offload: 'on', quiet: false });
     for (const k of ['local', 'dev', 'mac', 'mtu'] as const) expect(k in c).toBe(false);
   });
 
@@ -631,5 +632,12 @@ io: dgram
   it('validates the merged result: a flag route may use a file address', () => {
     const c = up('--config', f(), '--route', '10.234.120.0/24=179.17.1.33');
     expect(c.route).toHaveLength(2);
+  });
+});
+
+describe('--offload', () => {
+  it('accepts on and off, and refuses anything else with the choices in the sentence', () => {
+    expect(parseUpArgs(['--vni', '1', '--offload', 'off']).config?.offload).toBe('off');
+    expect(() => parseUpArgs(['--vni', '1', '--offload', 'maybe'])).toThrow(/--offload maybe is not an offload mode: use on or off/);
   });
 });

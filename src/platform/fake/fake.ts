@@ -76,6 +76,9 @@ export class FakeUdpBind implements UdpBind {
   readonly sent: FakeDatagram[] = [];
   /** When set, sendBatch reports this many datagrams as dropped because the socket buffer is full. */
   failNextFull = 0;
+  /** Pretend to support UDP GSO: trains are split into datagrams here, and counted in gsoSends. */
+  gso = false;
+  gsoSends = 0;
   private readonly dests: (FakeDatagram | undefined)[] = [];
   private cb: (() => void) | undefined;
 
@@ -116,13 +119,23 @@ export class FakeUdpBind implements UdpBind {
     return n;
   }
 
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array): number {
+  enableOffload(what: 'gso' | 'gro'): boolean {
+    return what === 'gso' && this.gso;
+  }
+
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array): number {
     let sent = 0;
     const full = Math.min(this.failNextFull, count);
     this.failNextFull -= full;
     for (let i = 0; i < count - full; i++) {
       const d = this.dests[dest[i]!]!;
-      this.sent.push({ data: Buffer.from(buf.subarray(offsets[i]!, offsets[i]! + lens[i]!)), ip: d.ip, port: d.port });
+      const g = gso?.[i] ?? 0;
+      const end = offsets[i]! + lens[i]!;
+      if (g > 0) this.gsoSends++;
+      for (let at = offsets[i]!; at < end; at += g > 0 ? g : lens[i]!) {
+        const stop = g > 0 ? Math.min(at + g, end) : end;
+        this.sent.push({ data: Buffer.from(buf.subarray(at, stop)), ip: d.ip, port: d.port });
+      }
       sent++;
     }
     result[0] = sent;

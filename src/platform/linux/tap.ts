@@ -20,6 +20,11 @@ export class LinuxTap implements TapDevice {
     this.vnetHdr = opts.vnetHdr;
   }
 
+  /** TUNSETOFFLOAD with TUN_F_* flags; returns 0 or -errno (the caller falls back and says so). */
+  setOffload(flags: number): number {
+    return native().tapSetOffload(this.fd, flags);
+  }
+
   readBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number {
     return native().readBatch(this.fd, buf, offsets, maxLen, count, lens);
   }

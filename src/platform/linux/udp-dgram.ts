@@ -116,6 +116,11 @@ export class DgramUdpBind implements UdpBind {
     return n;
   }
 
+  enableOffload(_what: 'gso' | 'gro'): boolean {
+    return false;
+  }
+
+  /** No GSO here: callers never pass `gso` after enableOffload('gso') returned false. */
   sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array): number {
     let sent = 0;
     let full = 0;

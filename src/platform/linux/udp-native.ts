@@ -47,12 +47,16 @@ export class NativeUdpBind implements UdpBind {
     native().sockaddrWrite(this.table, slot, ip, port);
   }
 
-  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number {
-    return native().recvBatch(this.fd, buf, offsets, maxLen, count, lens, addrs);
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array): number {
+    return native().recvBatch(this.fd, buf, offsets, maxLen, count, lens, addrs, gro);
   }
 
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array): number {
-    return native().sendBatch(this.fd, buf, offsets, lens, this.table, dest, count, result);
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array): number {
+    return native().sendBatch(this.fd, buf, offsets, lens, this.table, dest, count, result, gso);
+  }
+
+  enableOffload(what: 'gso' | 'gro'): boolean {
+    return native().udpEnableOffload(this.fd, what) === 0;
   }
 
   onReadable(cb: () => void): void {
