@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { VxlanUserError } from '../control/errors.js';
 import { formatMainHelp } from '../control/help.js';
 import { runUp } from './up.js';
+import { runCtl, type CtlCommand } from './ctl.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -19,6 +20,13 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'up':
       return runUp(rest);
+    case 'fdb':
+    case 'neigh':
+    case 'stats':
+    case 'show':
+    case 'reload':
+    case 'down':
+      return runCtl(cmd satisfies CtlCommand, rest);
     case 'version':
     case '--version':
     case '-V':

@@ -8,6 +8,8 @@
 import { parseUpArgs } from '../control/config.js';
 import { formatUpHelp } from '../control/help.js';
 import { startInstance, type Instance } from '../control/instance.js';
+import { startOperations, type Operations } from '../control/control-server.js';
+import { reload } from '../control/reload.js';
 
 /** Resolves with -1: the process keeps running; the exit happens from the signal handler. */
 export async function runUp(argv: string[]): Promise<number> {
@@ -26,10 +28,27 @@ export async function runUp(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', early);
   process.on('SIGTERM', early);
+  // SIGHUP re-reads --config (reload.ts); before the start has finished there is nothing to reload yet.
+  let ops: Operations | undefined;
+  process.on('SIGHUP', () => {
+    if (!ops) return log('SIGHUP during start-up: ignored');
+    try {
+      log(reload(ops.rt));
+    } catch (e) {
+      process.stderr.write(`vxlan-user: ${(e as Error).message}\n`);
+    }
+  });
 
   let inst: Instance;
   try {
     inst = await startInstance(config, log);
+    // The control socket and --metrics open before the ready line, so `ready:` means they answer too.
+    try {
+      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down') });
+    } catch (e) {
+      inst.stop();
+      throw e;
+    }
   } finally {
     process.off('SIGINT', early);
     process.off('SIGTERM', early);
@@ -39,7 +58,8 @@ export async function runUp(argv: string[]): Promise<number> {
     const line = JSON.stringify({ event, name: inst.tapName, uptime_s: Math.round((Date.now() - inst.startedAt) / 1000), counters: inst.vtep.counters.snapshot() });
     process.stderr.write(`${line}\n`);
   };
-  const stop = (sig: NodeJS.Signals): void => {
+  const stop = (sig: string): void => {
+    ops?.close();
     inst.stop();
     dump('stop');
     log(`${inst.tapName}: stopped on ${sig}; routes and TAP device removed`);
@@ -52,6 +72,7 @@ export async function runUp(argv: string[]): Promise<number> {
   process.on('uncaughtException', (e) => {
     process.stderr.write(`vxlan-user: runtime failure: ${e.message}\n`);
     if (process.env.VXLAN_USER_DEBUG === '1') process.stderr.write(`${e.stack ?? ''}\n`);
+    ops?.close();
     inst.stop();
     dump('stop');
     process.exit(1);

@@ -27,6 +27,13 @@ kernel's vxlan driver. It needs only /dev/net/tun and CAP_NET_ADMIN.
 
 Commands:
   up        run one VTEP in the foreground until SIGINT/SIGTERM  (vxlan-user up --help)
+  fdb       add|append|replace|del|show FDB entries of a running VTEP, like 'bridge fdb'
+  neigh     add|replace|del|show its static (proxy-ARP) neighbours, like 'ip neigh'
+  stats     its counters: delivered and dropped, by reason  [--json] [--watch]
+  show      its configuration, uptime, I/O path, tables and routes
+  reload    re-read its --config file (same as SIGHUP)
+  down      stop it cleanly (same as SIGTERM)
+  (each control command takes --name IFNAME, default vxlan0, and --help)
   version   print the version
 
 Options:
@@ -101,6 +108,13 @@ Program
                         segmented here), UDP GSO on send, UDP GRO on receive. Each is used only
                         when the kernel accepts it; the start-up log line says which are live.
                         off forces one inner frame per datagram. Default: ${DEFAULT_OFFLOAD}.
+  --peers-only          accept VXLAN datagrams only from underlay addresses in the FDB or the
+                        default destinations; others are dropped and counted (rx_unknown_peer).
+                        Stops spoofed injection from other hosts on the underlay.
+                          kernel: no equivalent (use a firewall rule on the UDP port)
+  --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics: packets and bytes
+                        per direction, drops per reason, FDB size, flood copies. IPv6 as
+                        [ADDR]:PORT; :PORT listens on every address. Default: off.
   --quiet               no progress lines on stderr (ready:, errors and counters still print).
   -h, --help            this text.
 

@@ -1,0 +1,244 @@
+/**
+ * Live changes to a running VTEP's tables: the FDB (`bridge fdb add|append|replace|del`), the static
+ * neighbours answered by proxy-ARP (`ip neigh add|replace|del`), and a whole-table replacement for a reload.
+ *
+ * Atomicity: the dataplane runs in event-loop callbacks, one batch at a time, and every function here is
+ * synchronous, so no batch ever runs in the middle of a change. On top of that each FDB entry is published
+ * immutable (a new entry swapped in with one Map.set, see dataplane/fdb.ts) and the neighbour Map is built
+ * aside and swapped whole. A packet sees the table before or after a change, never half of it.
+ *
+ * Refusals are VxlanUserErrors (exit 2), one sentence with the offending value, like the config module's.
+ */
+import { isIPv6 } from 'node:net';
+import type { FdbSpec, NeighSpec } from './config-types.js';
+import { parseIpText } from './config.js';
+import type { FdbAction, FdbRow, NeighAction, NeighRow } from './control-protocol.js';
+import { VxlanUserError } from './errors.js';
+import { MAC_ZERO } from '../dataplane/fdb.js';
+import type { Vtep } from '../dataplane/vtep.js';
+import { macFormat, macIsMulticast, macParse } from '../wire/mac.js';
+import { ipv4AddrFormat, ipv4AddrParse } from '../wire/ipv4.js';
+import { PORT_MAX, PORT_MIN, VNI_MAX, VNI_MIN } from './defaults.js';
+
+/** What the tables need to know about the instance they belong to. */
+export interface TableContext {
+  readonly vtep: Vtep;
+  readonly vni: number;
+  readonly dstport: number;
+  /** The underlay family of the instance's one UDP socket. */
+  readonly family: 4 | 6;
+}
+
+function refuse(message: string): never {
+  throw new VxlanUserError('ECONFIG', message);
+}
+
+/** Canonical underlay IP text (RFC 5952 for IPv6, as the config module writes it), or a refusal naming the value. */
+export function canonicalUnderlayIp(text: string, family: 4 | 6): string {
+  const ip = parseIpText(text);
+  if (typeof ip === 'string') refuse(`dst ${text} is not an IP address: ${ip}`);
+  const range = ip.addr.range();
+  if (range === 'unspecified' || range === 'multicast' || range === 'broadcast')
+    refuse(`dst ${text} is the ${range} address: a peer's unicast underlay address is needed`);
+  if (ip.family !== family)
+    refuse(`dst ${text} is IPv${ip.family}, but this instance's underlay socket is IPv${family}: one instance sends from one socket`);
+  return ip.text;
+}
+
+function parseMacOrRefuse(text: string, what: string): number {
+  const m = macParse(text);
+  if (m === undefined) refuse(`${what} ${text} is not a MAC address: expected six hex octets like 7a:3a:fe:45:a3:76`);
+  return m;
+}
+
+// ───────────────────────────────────────────────────── FDB ─────────────────────────────────────────────────────
+
+export interface FdbChange {
+  readonly action: FdbAction;
+  readonly mac: string;
+  readonly dst?: string;
+  readonly port?: number;
+  readonly vni?: number;
+}
+
+/** Applies one `fdb` command. Returns a short description of what changed. */
+export function applyFdbChange(ctx: TableContext, c: FdbChange): string {
+  const mac = parseMacOrRefuse(c.mac, 'MAC');
+  if (mac !== MAC_ZERO && macIsMulticast(mac))
+    refuse(
+      `MAC ${c.mac} is a multicast/broadcast address: such frames always go to the default destinations, the 00:00:00:00:00:00 entry`,
+    );
+  if (c.port !== undefined && (!Number.isInteger(c.port) || c.port < PORT_MIN || c.port > PORT_MAX))
+    refuse(`port ${c.port} is out of range: ${PORT_MIN}..${PORT_MAX}`);
+  if (c.vni !== undefined && (!Number.isInteger(c.vni) || c.vni < VNI_MIN || c.vni > VNI_MAX))
+    refuse(`vni ${c.vni} is out of range: ${VNI_MIN}..${VNI_MAX}`);
+  if (mac === MAC_ZERO && ((c.port !== undefined && c.port !== ctx.dstport) || (c.vni !== undefined && c.vni !== ctx.vni)))
+    refuse(`a default destination (00:00:00:00:00:00) cannot have its own port or vni: it uses the instance's port ${ctx.dstport} and vni ${ctx.vni}`);
+  // Stored like the config module stores them: a port equal to --dstport and a VNI equal to --vni are the defaults.
+  const port = c.port;
+  const vni = c.vni === undefined || c.vni === ctx.vni ? undefined : c.vni;
+  const fdb = ctx.vtep.fdb;
+  const macText = macFormat(mac);
+  const existing = fdb.lookup(mac);
+
+  if (c.action === 'del') {
+    if (c.dst === undefined) {
+      if (!fdb.delete(mac)) refuse(`no FDB entry for ${macText}`);
+      return `deleted ${macText}`;
+    }
+    const dst = canonicalUnderlayIp(c.dst, ctx.family);
+    if (!fdb.removeRemote(mac, dst, port, c.vni === undefined ? undefined : (vni ?? -1)))
+      refuse(`the FDB entry for ${macText} has no destination ${dst}${port !== undefined ? ` port ${port}` : ''}`);
+    return `deleted ${macText} dst ${dst}`;
+  }
+
+  if (c.dst === undefined) refuse(`fdb ${c.action} needs 'dst IP'`);
+  const dst = canonicalUnderlayIp(c.dst, ctx.family);
+  const row = { ip: dst, ...(port === undefined ? {} : { port }), ...(vni === undefined ? {} : { vni }) };
+  try {
+    switch (c.action) {
+      case 'add':
+        // `bridge fdb add` of an existing MAC: "RTNETLINK answers: File exists".
+        if (existing) refuse(`an FDB entry for ${macText} already exists (${existing.remotes.map((r) => r.ip).join(', ')}): use 'fdb replace' or 'fdb append'`);
+        fdb.set(mac, [row]);
+        return `added ${macText} dst ${dst}`;
+      case 'append':
+        fdb.append(mac, dst, port, vni);
+        return `appended ${macText} dst ${dst}`;
+      case 'replace':
+        fdb.set(mac, [row]);
+        return `replaced ${macText} dst ${dst}`;
+    }
+  } catch (e) {
+    if (e instanceof RangeError) throw new VxlanUserError('ERUNTIME', e.message);
+    throw e;
+  }
+}
+
+/** The FDB as rows, sorted by MAC then in remote order (the all-zeros entry first, like `bridge fdb show`). */
+export function fdbRows(ctx: TableContext): FdbRow[] {
+  const rows: FdbRow[] = [];
+  const entries = ctx.vtep.fdb.all().sort((a, b) => a.mac - b.mac);
+  for (const e of entries)
+    for (const r of e.remotes)
+      rows.push({
+        mac: macFormat(e.mac),
+        dst: r.ip,
+        ...(r.port !== ctx.dstport ? { port: r.port } : {}),
+        ...(r.vni >= 0 && r.vni !== ctx.vni ? { vni: r.vni } : {}),
+        state: 'permanent',
+      });
+  return rows;
+}
+
+// ───────────────────────────────────────────────── neighbours ─────────────────────────────────────────────────
+
+export interface NeighChange {
+  readonly action: NeighAction;
+  readonly ip: string;
+  readonly lladdr?: string;
+}
+
+export function applyNeighChange(ctx: TableContext, c: NeighChange): string {
+  const ip = ipv4AddrParse(c.ip);
+  if (ip === undefined) {
+    if (isIPv6(c.ip)) refuse(`${c.ip} is IPv6: proxy-ARP answers IPv4 neighbours only`);
+    refuse(`${c.ip} is not an IPv4 address: expected a form like 179.17.1.31`);
+  }
+  const ipText = ipv4AddrFormat(ip);
+  const cur = ctx.vtep.neigh;
+  if (c.action === 'del') {
+    if (!cur.has(ip)) refuse(`no neighbour entry for ${ipText}`);
+    const next = new Map(cur);
+    next.delete(ip);
+    ctx.vtep.neigh = next;
+    return `deleted ${ipText}`;
+  }
+  if (c.lladdr === undefined) refuse(`neigh ${c.action} needs 'lladdr MAC'`);
+  const mac = parseMacOrRefuse(c.lladdr, 'lladdr');
+  if (mac === MAC_ZERO || macIsMulticast(mac)) refuse(`lladdr ${c.lladdr} is not a unicast MAC: a neighbour needs a station address`);
+  const old = cur.get(ip);
+  if (c.action === 'add' && old !== undefined)
+    refuse(`a neighbour entry for ${ipText} already exists (lladdr ${macFormat(old)}): use 'neigh replace'`);
+  const next = new Map(cur);
+  next.set(ip, mac);
+  ctx.vtep.neigh = next;
+  return `${c.action === 'add' ? 'added' : 'replaced'} ${ipText} lladdr ${macFormat(mac)}`;
+}
+
+export function neighRows(ctx: TableContext): NeighRow[] {
+  return [...ctx.vtep.neigh.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([ip, mac]) => ({ dst: ipv4AddrFormat(ip), lladdr: macFormat(mac), state: ['PERMANENT'] as const }));
+}
+
+// ───────────────────────────────────────────────── whole tables ─────────────────────────────────────────────────
+
+export interface TableDiff {
+  readonly added: number;
+  readonly removed: number;
+  readonly changed: number;
+}
+
+/** The FDB a configuration describes: MAC → rows (the all-zeros entry holds the default destinations). */
+function desiredFdb(remote: readonly string[], fdb: readonly FdbSpec[]): Map<number, { ip: string; port?: number; vni?: number }[]> {
+  const want = new Map<number, { ip: string; port?: number; vni?: number }[]>();
+  const push = (mac: number, row: { ip: string; port?: number; vni?: number }): void => {
+    const l = want.get(mac);
+    if (l) l.push(row);
+    else want.set(mac, [row]);
+  };
+  for (const r of remote) push(MAC_ZERO, { ip: r });
+  for (const f of fdb) push(f.macNum, { ip: f.ip, ...(f.port === undefined ? {} : { port: f.port }), ...(f.vni === undefined ? {} : { vni: f.vni }) });
+  return want;
+}
+
+const remoteKey = (r: { ip: string; port: number; vni: number }): string => `${r.ip}|${r.port}|${r.vni}`;
+
+/**
+ * Makes the FDB exactly what `remote` + `fdb` describe (a reload). Entries that already match are left alone
+ * (same published object), others are swapped one by one — all within this synchronous call.
+ */
+export function replaceFdb(ctx: TableContext, remote: readonly string[], fdb: readonly FdbSpec[]): TableDiff {
+  const want = desiredFdb(remote, fdb);
+  const f = ctx.vtep.fdb;
+  let added = 0;
+  let removed = 0;
+  let changed = 0;
+  for (const e of f.all()) {
+    if (!want.has(e.mac)) {
+      f.delete(e.mac);
+      removed++;
+    }
+  }
+  for (const [mac, rows] of want) {
+    const old = f.lookup(mac);
+    const norm = rows.map((r) => ({ ip: r.ip, port: r.port ?? ctx.dstport, vni: r.vni === undefined || r.vni === ctx.vni ? -1 : r.vni }));
+    if (old && old.remotes.length === norm.length && old.remotes.every((r, i) => remoteKey(r) === remoteKey(norm[i]!))) continue;
+    f.set(mac, norm.map((r) => ({ ip: r.ip, port: r.port, ...(r.vni >= 0 ? { vni: r.vni } : {}) })));
+    if (old) changed++;
+    else added++;
+  }
+  return { added, removed, changed };
+}
+
+/** Replaces the neighbour table with `neigh` (IPv4 entries; proxy-ARP answers IPv4 only), in one swap. */
+export function replaceNeigh(ctx: TableContext, neigh: readonly NeighSpec[]): TableDiff {
+  const next = new Map<number, number>();
+  for (const n of neigh) {
+    const a = ipv4AddrParse(n.ip);
+    if (a !== undefined) next.set(a, n.macNum);
+  }
+  const cur = ctx.vtep.neigh;
+  let added = 0;
+  let removed = 0;
+  let changed = 0;
+  for (const [ip, mac] of next) {
+    const old = cur.get(ip);
+    if (old === undefined) added++;
+    else if (old !== mac) changed++;
+  }
+  for (const ip of cur.keys()) if (!next.has(ip)) removed++;
+  ctx.vtep.neigh = next;
+  return { added, removed, changed };
+}
