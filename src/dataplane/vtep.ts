@@ -75,6 +75,7 @@ export interface VtepOptions {
   readonly udpGso?: boolean;
   /** The UDP socket has UDP_GRO on: a received datagram may hold several, split by its gso size. */
   readonly udpGro?: boolean;
+
 }
 
 const VXLAN_AT = HEADROOM - VXLAN_HLEN; // 8
@@ -88,6 +89,7 @@ const TSO_STAGE_PER_FRAME = TSO_MAX_FRAME + 64 * (8 + 14 + 60 + 60);
 /** One UDP GSO send: at most 64 segments (UDP_MAX_SEGMENTS on older kernels) and < 64 KiB in all. */
 const GSO_MAX_SEGMENTS = 64;
 const GSO_MAX_BYTES = 65000;
+
 
 export class Vtep {
   readonly counters = new Counters();
@@ -153,6 +155,7 @@ export class Vtep {
     this.maxUdpPayload = o.maxUdpPayload;
     this.vnetLen = tap.vnetHdr ? VNET_HDR_LEN : 0;
     this.batchSize = Math.max(1, Math.min(o.batch ?? 64, 1024));
+
     this.fdb = new Fdb(udp, o.dstport);
 
     this.tso = (o.tso ?? false) && tap.vnetHdr;
@@ -195,7 +198,8 @@ export class Vtep {
   // ------------------------------------------------------------------------------------------------------
   // TAP → UDP
 
-  onTapReadable(): void {
+  /** Drains the TAP; returns the number of frames handled. */
+  onTapReadable(): number {
     const v = this.counters.v;
     const buf = this.txBatch.buf;
     let total = 0;
@@ -212,6 +216,7 @@ export class Vtep {
       total += n;
       if (n < this.batchSize || total >= MAX_PER_WAKEUP) break;
     }
+    return total;
   }
 
   /** Handles one frame; returns its verdict: a counter index (C.tx_packets, C.tx_flood_frames, C.arp_proxied or a drop reason). */
@@ -385,7 +390,8 @@ export class Vtep {
   // ------------------------------------------------------------------------------------------------------
   // UDP → TAP
 
-  onUdpReadable(): void {
+  /** Drains the UDP socket; returns the number of datagrams handled. */
+  onUdpReadable(): number {
     const v = this.counters.v;
     const buf = this.rxBatch.buf;
     const gro = this.udpGro ? this.rxGro : undefined;
@@ -414,6 +420,7 @@ export class Vtep {
       total += n;
       if (n < this.batchSize || total >= MAX_PER_WAKEUP) break;
     }
+    return total;
   }
 
   /** Handles one datagram; returns its verdict: C.rx_packets or a drop reason's counter index. */
