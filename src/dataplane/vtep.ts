@@ -35,6 +35,7 @@ import { macRead } from '../wire/mac.js';
 import { VXLAN_HLEN, vxlanCheck, vxlanVni, vxlanWrite, VXLAN_ERR_FLAGS, VXLAN_ERR_RESERVED, VXLAN_ERR_SHORT } from '../wire/vxlan.js';
 import { completeTxChecksum, writeRxVnetHeader } from './offload.js';
 import { answerArp, ARP_FRAME_LEN } from './proxy-arp.js';
+import { ADD_FLUSH_FIRST, ADD_TAKEN, TcpCoalescer } from './coalesce.js';
 import { TcpSegmenter, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './tso.js';
 
 /**
@@ -75,6 +76,8 @@ export interface VtepOptions {
   readonly udpGso?: boolean;
   /** The UDP socket has UDP_GRO on: a received datagram may hold several, split by its gso size. */
   readonly udpGro?: boolean;
+  /** Glue consecutive inner TCP segments into super-frames before writing them to the TAP (needs vnet hdr). */
+  readonly rxCoalesce?: boolean;
 
 }
 
@@ -128,6 +131,8 @@ export class Vtep {
   private readonly tso: boolean;
   private readonly udpGso: boolean;
   private readonly udpGro: boolean;
+  /** Receive-side TCP coalescing (userspace GRO); undefined when off. */
+  private readonly coalescer: TcpCoalescer | undefined;
   private readonly rxGro = new Uint16Array(1024);
   private readonly segmenter = new TcpSegmenter();
   // send queue (one Buffer per native call)
@@ -161,6 +166,7 @@ export class Vtep {
     this.tso = (o.tso ?? false) && tap.vnetHdr;
     this.udpGso = o.udpGso ?? false;
     this.udpGro = o.udpGro ?? false;
+    this.coalescer = (o.rxCoalesce ?? false) && tap.vnetHdr ? new TcpCoalescer(tap) : undefined;
 
     const B = this.batchSize;
     // A slot holds headroom + the largest frame the TAP may hand us: a 64 KiB super-frame with TSO.
@@ -417,10 +423,29 @@ export class Vtep {
           if (obs !== undefined) obs.onDecap(buf, ho + at, sl, verdict, this.rxAddrs, i * SOCKADDR_SLOT);
         }
       }
+      if (this.coalescer !== undefined) this.flushCoalescer(this.coalescer);
       total += n;
       if (n < this.batchSize || total >= MAX_PER_WAKEUP) break;
     }
     return total;
+  }
+
+  /** Writes what the coalescer holds and accounts for it (delivered, or a TAP error for every segment). */
+  private flushCoalescer(co: TcpCoalescer): void {
+    const v = this.counters.v;
+    const errBefore = co.writeErrors;
+    const bytes = co.heldBytes();
+    const segs = co.flush();
+    if (segs === 0) return;
+    if (co.writeErrors !== errBefore) v[C.rx_tap_error]! += segs;
+    else {
+      v[C.rx_packets]! += segs;
+      v[C.rx_bytes]! += bytes;
+      if (segs > 1) {
+        v[C.rx_coalesced_frames]!++;
+        v[C.rx_coalesced_segments]! += segs;
+      }
+    }
   }
 
   /** Handles one datagram; returns its verdict: C.rx_packets or a drop reason's counter index. */
@@ -459,6 +484,16 @@ export class Vtep {
     if ((buf[fo + 6]! & 1) !== 0 || src === 0) {
       v[C.rx_bad_src_mac]!++;
       return C.rx_bad_src_mac;
+    }
+    const co = this.coalescer;
+    if (co !== undefined) {
+      let r = co.add(buf, fo, flen);
+      if (r === ADD_FLUSH_FIRST) {
+        this.flushCoalescer(co);
+        r = co.add(buf, fo, flen);
+      }
+      if (r === ADD_TAKEN) return C.rx_packets; // counted when the super-frame is written (flushCoalescer)
+      this.flushCoalescer(co);
     }
     if (this.vnetLen !== 0) flen = writeRxVnetHeader(buf, fo, flen, fo - VNET_HDR_LEN);
     const w = this.tap.write(buf, fo - this.vnetLen, this.vnetLen + flen);
