@@ -125,6 +125,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     tso: off.tso,
     udpGso: off.gso,
     udpGro: off.gro,
+    rxCoalesce: cfg.offload !== 'off',
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
