@@ -155,7 +155,9 @@ async function udpRate(topo: Topology, len: number, seconds: number, quick: bool
   const ladder = len === 64 ? [20e6, 50e6, 80e6, 120e6, 200e6, 400e6] : [200e6, 500e6, 1e9, 2e9, 4e9, 8e9];
   let best = 0;
   for (const rate of quick ? ladder.slice(0, 3) : ladder) {
-    const j = await iperf(topo, ['-u', '-l', String(len), '-b', String(rate)], Math.max(2, Math.round(seconds / 2)));
+    // -w 4M: the receiving iperf3 socket's buffer, so the measurement is the VTEP, not iperf3's default
+    // 208 KiB socket buffer (same for every mode).
+    const j = await iperf(topo, ['-u', '-w', '4M', '-l', String(len), '-b', String(rate)], Math.max(2, Math.round(seconds / 2)));
     const s = j?.end?.sum;
     if (!s) break;
     if (s.lost_percent < 1) best = s.bits_per_second;
