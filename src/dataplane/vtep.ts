@@ -143,6 +143,8 @@ export class Vtep {
   private readonly sendGso: Uint16Array;
   private readonly sendSegs: Uint16Array;
   private sendCount = 0;
+  /** The last queued entry is a GSO train that may take more datagrams (see queueTrain). */
+  private trainOpen = false;
   private readonly sendResult = new Int32Array(4);
 
   // UDP → TAP
@@ -281,7 +283,10 @@ export class Vtep {
     }
     for (let j = 0; j < k; j++) {
       const vni = e.vnis[j]!;
-      if (vni < 0 || vni === this.vni) this.queueSend(buf, ho, udpLen, e.slots[j]!, 0, 1);
+      if (vni < 0 || vni === this.vni) {
+        if (k === 1 && this.udpGso) this.queueTrain(buf, ho, udpLen, e.slots[j]!);
+        else this.queueSend(buf, ho, udpLen, e.slots[j]!, 0, 1);
+      }
       else {
         // A remote with its own VNI needs its own header: its copy goes to the staging area.
         const at = this.stageAlloc(udpLen);
@@ -338,6 +343,35 @@ export class Vtep {
     return flood ? C.tx_flood_frames : C.tx_packets;
   }
 
+  /**
+   * UDP GSO for ordinary frames (wireguard-go does the same): consecutive datagrams to one remote are copied
+   * back to back into the staging area and sent as one UDP_SEGMENT message — one pass through the kernel's
+   * UDP/IP stack (and, with UDP GRO at the peer, one receive) for up to 64 datagrams, against one each. A
+   * train takes datagrams of its first one's size; a shorter one may end it (GSO allows a short last segment).
+   * The memcpy (~0.1 µs for 1.4 KB) is far cheaper than the per-datagram kernel work it saves.
+   */
+  private queueTrain(buf: Buffer, off: number, len: number, dest: number): void {
+    const t = this.sendCount - 1;
+    if (
+      this.trainOpen && t >= 0 && this.sendBuf === this.txStage && this.sendDest[t] === dest &&
+      len <= this.sendGso[t]! && this.sendSegs[t]! < GSO_MAX_SEGMENTS && this.sendLens[t]! + len <= GSO_MAX_BYTES &&
+      this.stagePos === this.sendOffs[t]! + this.sendLens[t]! && this.stagePos + len <= this.txStage.length
+    ) {
+      buf.copy(this.txStage, this.stagePos, off, off + len);
+      this.stagePos += len;
+      this.sendLens[t]! += len;
+      this.sendSegs[t]!++;
+      if (len < this.sendGso[t]!) this.trainOpen = false;
+      return;
+    }
+    if (this.stagePos + len > this.txStage.length) this.flush();
+    const at = this.stagePos;
+    buf.copy(this.txStage, at, off, off + len);
+    this.stagePos += len;
+    this.queueSend(this.txStage, at, len, dest, len, 1);
+    this.trainOpen = true;
+  }
+
   /** Reserves `len` bytes of the staging area, flushing queued sends first when it is full. */
   private stageAlloc(len: number): number {
     if (this.stagePos + len > this.txStage.length) this.flush();
@@ -351,6 +385,7 @@ export class Vtep {
    * first — which also keeps the wire order equal to the TAP order.
    */
   private queueSend(buf: Buffer, off: number, len: number, dest: number, gso: number, segs: number): void {
+    this.trainOpen = false; // only queueTrain reopens: a train must stay the last entry
     if (this.sendCount !== 0 && (buf !== this.sendBuf || this.sendCount === this.sendOffs.length)) this.flushQueue();
     this.sendBuf = buf;
     const i = this.sendCount++;
@@ -371,6 +406,9 @@ export class Vtep {
     const n = this.sendCount;
     if (n === 0) return;
     this.sendCount = 0;
+    this.trainOpen = false;
+    // A one-datagram train is a plain datagram.
+    for (let i = 0; i < n; i++) if (this.sendSegs[i] === 1) this.sendGso[i] = 0;
     const r = this.sendResult;
     this.udp.sendBatch(this.sendBuf, this.sendOffs, this.sendLens, this.sendDest, n, r, this.udpGso ? this.sendGso : undefined);
     const v = this.counters.v;

@@ -96,3 +96,23 @@ describe('TSO super-frames → UDP GSO', () => {
     expect(vtep.counters.get('tx_too_big')).toBe(1);
   });
 });
+
+describe('UDP GSO trains of ordinary frames', () => {
+  const frame = (n: number): Buffer => Buffer.concat([hex('7a3afe45a376 c26a9be5398d 0800'), Buffer.alloc(n, n & 0xff)]);
+
+  it('sends consecutive datagrams to one remote as one GSO message; a shorter one ends the train', () => {
+    const tap = new FakeTap('vx0', true);
+    const udp = new FakeUdpBind('192.168.0.21', 4789);
+    udp.gso = true;
+    const vtep = new Vtep(tap, udp, { vni: 10001, ownMac: 0xc26a9be5398d, maxUdpPayload: 1472, maxFrame: 1468, dstport: 4789, udpGso: true });
+    vtep.fdb.append(0x7a3afe45a376, '192.168.0.31');
+    vtep.start();
+    for (const n of [1000, 1000, 1000, 600, 1000, 1200]) tap.inject(frame(n));
+    tap.wake();
+    // [1000,1000,1000,600] as one train; [1000] then [1200] (longer: a new message, sent alone)
+    expect(udp.gsoSends).toBe(1);
+    expect(udp.sent.map((d) => d.data.length - 8 - 14)).toEqual([1000, 1000, 1000, 600, 1000, 1200]);
+    udp.sent.forEach((d) => expect(d.data.subarray(0, 8).toString('hex')).toBe('0800000000271100'));
+    expect(vtep.counters.get('tx_packets')).toBe(6);
+  });
+});
