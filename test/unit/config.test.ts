@@ -76,6 +76,7 @@ const SEED_CONFIG: UpConfig = {
   route: [{ cidr: '10.234.118.0/24', gateway: '179.17.1.31' }],
   io: 'native',
   offload: 'on',
+  peersOnly: false,
   quiet: false,
 };
 
@@ -101,7 +102,7 @@ describe('the seed recipe', () => {
 describe('defaults', () => {
   it('fills name, dstport, io, quiet and empty lists; leaves local/dev/mac/mtu unset', () => {
     const c = up('--vni', '0');
-    expect(c).toEqual({ vni: 0, name: 'vxlan0', dstport: 4789, addr: [], remote: [], fdb: [], neigh: [], route: [], io: 'native', offload: 'on', quiet: false });
+    expect(c).toEqual({ vni: 0, name: 'vxlan0', dstport: 4789, addr: [], remote: [], fdb: [], neigh: [], route: [], io: 'native', offload: 'on', quiet: false, peersOnly: false });
     for (const k of ['local', 'dev', 'mac', 'mtu'] as const) expect(k in c).toBe(false);
   });
 
