@@ -9,6 +9,7 @@ import { VxlanUserError } from '../control/errors.js';
 import { formatMainHelp } from '../control/help.js';
 import { runUp } from './up.js';
 import { runCtl, type CtlCommand } from './ctl.js';
+import { runPlan } from './plan.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -27,6 +28,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'reload':
     case 'down':
       return runCtl(cmd satisfies CtlCommand, rest);
+    case 'plan':
+      return runPlan(rest);
     case 'version':
     case '--version':
     case '-V':

@@ -67,4 +67,8 @@ export interface UpConfig {
    * only when the kernel accepts it. `off` forces the plain path (one inner frame per datagram).
    */
   readonly offload?: 'on' | 'off';
+  /** `--trace`: one tcpdump-style line per packet on stderr, with the decision or drop reason (rate-limited). */
+  readonly trace?: boolean;
+  /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */
+  readonly pcap?: string;
 }

@@ -51,6 +51,7 @@ import {
   VXLAN_OVERHEAD_IPV6,
 } from './defaults.js';
 import { ConfigError, UsageError } from './errors.js';
+import { nodeWithoutOverlay, overlayRaw } from './overlay.js';
 
 /** What `parseUpArgs` returns: either a help request (nothing validated) or a complete configuration. */
 export type UpArgs =
@@ -67,7 +68,8 @@ const SEE_HELP = "see 'vxlan-user up --help'";
 export function parseUpArgs(argv: readonly string[]): UpArgs {
   const flags = parseArgv(argv);
   if (flags === 'help') return { help: true, config: undefined };
-  const file = flags.configFile === undefined ? undefined : loadConfigFile(flags.configFile);
+  if (flags.node !== undefined && flags.configFile === undefined) throw nodeWithoutOverlay(flags.node, undefined);
+  const file = flags.configFile === undefined ? undefined : loadConfigFile(flags.configFile, flags.node);
   const raw = mergeRaw(file, flags.raw);
   const fields = validateFields(raw);
   const checked = validateCrossField(fields);
@@ -76,7 +78,7 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics'] as const;
+export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
@@ -114,6 +116,9 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
   'peers-only': { type: 'boolean' },
   metrics: { type: 'string' },
+  node: { type: 'string' },
+  trace: { type: 'boolean' },
+  pcap: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -152,7 +157,7 @@ function usageFromParseArgs(err: unknown): UsageError {
   }
 }
 
-function parseArgv(argv: readonly string[]): 'help' | { raw: RawUp; configFile: string | undefined } {
+function parseArgv(argv: readonly string[]): 'help' | { raw: RawUp; configFile: string | undefined; node: string | undefined } {
   let values;
   try {
     ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
@@ -172,13 +177,13 @@ function parseArgv(argv: readonly string[]): 'help' | { raw: RawUp; configFile: 
   for (const key of LIST_KEYS) {
     lists[key] = (values[key] ?? []).map((value) => ({ value, origin: { key } }));
   }
-  return { raw: { scalars, lists }, configFile: values.config };
+  return { raw: { scalars, lists }, configFile: values.config, node: values.node };
 }
 
 const FILE_KEYS: readonly string[] = ['version', ...SCALAR_KEYS, ...LIST_KEYS];
 
-/** Read a version-1 config file (YAML, or JSON, which YAML 1.2 reads too) into raw values. */
-function loadConfigFile(file: string): RawUp {
+/** Reads a version-1 config file (YAML, or JSON, which YAML 1.2 reads too) into its top-level mapping. */
+export function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -212,11 +217,14 @@ function loadConfigFile(file: string): RawUp {
       `--config ${file} has version ${show(obj.version, true)}: this vxlan-user reads schema version ${CONFIG_SCHEMA_VERSION} only`,
     );
   }
-  if ('nodes' in obj) {
-    throw new ConfigError(
-      `--config ${file}: the whole-overlay form (nodes:) is not supported yet; describe this node with the keys ${SCALAR_KEYS.join(', ')}, ${LIST_KEYS.join(', ')}`,
-    );
-  }
+  return obj;
+}
+
+/** Read a version-1 config file into raw values; the whole-overlay form (nodes:) derives them for one node (overlay.ts). */
+function loadConfigFile(file: string, node: string | undefined): RawUp {
+  const obj = readConfigFile(file);
+  if ('nodes' in obj) return overlayRaw(obj, file, node);
+  if (node !== undefined) throw nodeWithoutOverlay(node, file);
   for (const key of Object.keys(obj)) {
     if (!FILE_KEYS.includes(key)) {
       throw new ConfigError(`--config ${file} has an unknown key '${key}': the keys of version 1 are ${FILE_KEYS.join(', ')}`);
@@ -632,6 +640,8 @@ interface Fields {
   readonly offload?: 'on' | 'off';
   readonly peersOnly?: boolean;
   readonly metrics?: { readonly host: string; readonly port: number };
+  readonly trace?: boolean;
+  readonly pcap?: string;
   readonly quiet?: boolean;
   readonly addr: readonly AddrItem[];
   readonly remote: readonly IpItem[];
@@ -675,6 +685,15 @@ function validateFields(raw: RawUp): Fields {
       return r.value;
     }),
     metrics: opt(s.metrics, metricsAddr),
+    trace: opt(s.trace, (r) => {
+      if (typeof r.value !== 'boolean') fail(r, 'must be true or false');
+      return r.value;
+    }),
+    pcap: opt(s.pcap, (r) => {
+      const v = str(r);
+      if (v === '') fail(r, 'is empty: give the pcapng file to write');
+      return v;
+    }),
     quiet: opt(s.quiet, (r) => {
       if (typeof r.value !== 'boolean') fail(r, 'must be true or false');
       return r.value;
@@ -870,6 +889,8 @@ function resolveDefaults(c: Checked): UpConfig {
     quiet: f.quiet ?? DEFAULT_QUIET,
     peersOnly: f.peersOnly ?? false,
     ...(f.metrics === undefined ? {} : { metrics: Object.freeze({ ...f.metrics }) }),
+    ...(f.trace === true ? { trace: true } : {}),
+    ...(f.pcap === undefined ? {} : { pcap: f.pcap }),
   };
   return Object.freeze(config);
 }

@@ -568,8 +568,8 @@ mtu: 1400
     refused(['--config', file('version: 1\nvni: 1\nconfig: other.yaml\n')], "unknown key 'config'");
   });
 
-  it('refuses the whole-overlay form (nodes:) for now', () => {
-    refused(['--config', file('version: 1\nnodes:\n  - name: n1\n')], 'the whole-overlay form (nodes:) is not supported yet');
+  it('reads nodes: as the whole-overlay form (test/unit/overlay.test.ts), with its own errors', () => {
+    refused(['--config', file('version: 1\nnodes:\n  - name: n1\n')], "nodes[0] has an unknown key 'name'", "a node's name is 'node:'");
   });
 
   it('treats an empty value as no key', () => {
