@@ -12,6 +12,7 @@ import { FakeTap, FakeUdpBind } from '../src/platform/fake/fake.js';
 import type { TapDevice, UdpBind } from '../src/platform/types.js';
 import { csumAdd, csumFinish } from '../src/wire/checksum.js';
 import { vxlanCheck, vxlanWrite } from '../src/wire/vxlan.js';
+import { TcpSegmenter } from '../src/dataplane/tso.js';
 
 /** The obvious checksum: one 16-bit word per iteration. */
 function naiveChecksum(buf: Buffer, off: number, len: number): number {
@@ -101,6 +102,24 @@ async function main(): Promise<void> {
   await suite('vxlan header', {
     'vxlanWrite': () => vxlanWrite(hdr, 8, 10001),
     'vxlanCheck': () => void vxlanCheck(inbound, 0, inbound.length),
+  });
+  // TCP segmentation of one 64 KiB super-frame (MSS 1398) into VXLAN-headed segments.
+  const seg = new TcpSegmenter();
+  const sf = Buffer.alloc(14 + 20 + 32 + 45 * 1398);
+  hex('7a3afe45a376 c26a9be5398d 0800').copy(sf, 0);
+  hex('4500 0000 1000 4000 4006 0000 0a000001 0a000002').copy(sf, 14);
+  sf[34 + 12] = 0x80; // data offset 8 words (timestamps)
+  sf[34 + 13] = 0x18;
+  const segOut = Buffer.alloc(sf.length + 45 * 100);
+  await suite('TCP segmentation (64 KiB super-frame → 45 segments)', {
+    'segment (ours, incl. checksums)': () => void seg.segment(sf, 0, sf.length, 34, 1398, false, segOut, 0, 10001),
+  });
+  // FDB lookups: a hit among 1000 entries, and a miss (falls back to the default destinations).
+  const fdbVtep = makeVtep(64).vtep;
+  for (let i = 0; i < 1000; i++) fdbVtep.fdb.append(0x020000000000 + i, `10.0.${i >> 8}.${i & 0xff}`);
+  await suite('FDB lookup (1000 entries)', {
+    'hit': () => void fdbVtep.fdb.lookup(0x020000000000 + 517),
+    'miss': () => void fdbVtep.fdb.lookup(0x7a3afe45a377),
   });
   const { vtep } = makeVtep(64);
   await suite('dataplane per batch of 63 frames (1414 B)', {
