@@ -67,6 +67,10 @@ export interface UpConfig {
    * only when the kernel accepts it. `off` forces the plain path (one inner frame per datagram).
    */
   readonly offload?: 'on' | 'off';
+  /** `--learning` / `--nolearning`: learn inner source MAC → outer source IP on receive (default off). */
+  readonly learning?: boolean;
+  /** `--ageing SECONDS`: learned entries not heard from for this long go (default 300; 0 = never). */
+  readonly ageing?: number;
   /** `--trace`: one tcpdump-style line per packet on stderr, with the decision or drop reason (rate-limited). */
   readonly trace?: boolean;
   /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */

@@ -29,6 +29,8 @@ import ipaddr from 'ipaddr.js';
 import { LineCounter, parseDocument } from 'yaml';
 import type { FdbSpec, IoMode, NeighSpec, RouteSpec, UpConfig } from './config-types.js';
 import {
+  AGEING_MAX,
+  AGEING_MIN,
   CONFIG_SCHEMA_VERSION,
   DEFAULT_DSTPORT,
   DEFAULT_IO,
@@ -78,7 +80,7 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap'] as const;
+export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
@@ -116,6 +118,9 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
   'peers-only': { type: 'boolean' },
   metrics: { type: 'string' },
+  learning: { type: 'boolean' },
+  nolearning: { type: 'boolean' },
+  ageing: { type: 'string' },
   node: { type: 'string' },
   trace: { type: 'boolean' },
   pcap: { type: 'string' },
@@ -172,6 +177,11 @@ function parseArgv(argv: readonly string[]): 'help' | { raw: RawUp; configFile: 
     const v = values[key];
     // parseArgs keeps the last of repeated scalar flags: the last one wins, as with `ip`.
     if (v !== undefined) scalars[key] = { value: v, origin: { key } };
+  }
+  // `nolearning` is the kernel's spelling of learning off; both at once is a contradiction.
+  if (values.nolearning === true) {
+    if (values.learning === true) throw new UsageError(`--learning and --nolearning contradict each other: give one; ${SEE_HELP}`);
+    scalars.learning = { value: false, origin: { key: 'nolearning' } };
   }
   const lists = {} as Record<ListKey, Raw[]>;
   for (const key of LIST_KEYS) {
@@ -643,6 +653,8 @@ interface Fields {
   readonly trace?: boolean;
   readonly pcap?: string;
   readonly quiet?: boolean;
+  readonly learning?: boolean;
+  readonly ageing?: number;
   readonly addr: readonly AddrItem[];
   readonly remote: readonly IpItem[];
   readonly fdb: readonly FdbItem[];
@@ -698,6 +710,12 @@ function validateFields(raw: RawUp): Fields {
       if (typeof r.value !== 'boolean') fail(r, 'must be true or false');
       return r.value;
     }),
+    learning: opt(s.learning, (r) => {
+      if (typeof r.value !== 'boolean') fail(r, 'must be true or false');
+      return r.value;
+    }),
+    // The kernel's IFLA_VXLAN_AGEING is a u32 of seconds; 0 means "never age".
+    ageing: opt(s.ageing, (r) => int(r, AGEING_MIN, AGEING_MAX, `ageing is ${AGEING_MIN}..${AGEING_MAX} seconds (0 = never)`)),
     addr: raw.lists.addr.map(addrItem),
     remote: raw.lists.remote.map((r) => ({ raw: r, ip: underlayIp(r, str(r)) })),
     fdb: raw.lists.fdb.map(fdbItem),
@@ -888,6 +906,9 @@ function resolveDefaults(c: Checked): UpConfig {
     offload: f.offload ?? DEFAULT_OFFLOAD,
     quiet: f.quiet ?? DEFAULT_QUIET,
     peersOnly: f.peersOnly ?? false,
+    // Present only when set (defaults.ts DEFAULT_LEARNING / DEFAULT_AGEING apply otherwise, in instance.ts).
+    ...(f.learning === true ? { learning: true } : {}),
+    ...(f.ageing === undefined ? {} : { ageing: f.ageing }),
     ...(f.metrics === undefined ? {} : { metrics: Object.freeze({ ...f.metrics }) }),
     ...(f.trace === true ? { trace: true } : {}),
     ...(f.pcap === undefined ? {} : { pcap: f.pcap }),

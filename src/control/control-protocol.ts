@@ -52,7 +52,8 @@ export interface FdbRow {
   readonly port?: number;
   /** Present only when it differs from the instance's --vni. */
   readonly vni?: number;
-  readonly state: 'permanent';
+  /** 'permanent' for configured entries, '' for learned ones (--learning), as `bridge -j fdb show`. */
+  readonly state: 'permanent' | '';
 }
 
 /** One neighbour as `neigh show --json` prints it (ip -j neigh shape). */
@@ -115,7 +116,7 @@ export function formatFdbRow(r: FdbRow, dev: string): string {
   let s = `${r.mac} dev ${dev} dst ${r.dst}`;
   if (r.port !== undefined) s += ` port ${r.port}`;
   if (r.vni !== undefined) s += ` vni ${r.vni}`;
-  return `${s} self permanent`;
+  return r.state === 'permanent' ? `${s} self permanent` : `${s} self`;
 }
 
 /** Formats a neighbour the way `ip neigh show dev IFNAME` does. */

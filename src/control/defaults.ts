@@ -24,6 +24,15 @@ export const IO_MODES = ['native', 'dgram'] as const;
 export const DEFAULT_OFFLOAD = 'on' as const;
 export const OFFLOAD_MODES = ['on', 'off'] as const;
 
+/**
+ * `--learning` / `--nolearning`: off, as in our users' recipes (`ip link add ... nolearning`); the kernel's own
+ * default is on. `--ageing`: the kernel's default, 300 s; 0 = never; a u32 of seconds like IFLA_VXLAN_AGEING.
+ */
+export const DEFAULT_LEARNING = false;
+export const DEFAULT_AGEING = 300;
+export const AGEING_MIN = 0;
+export const AGEING_MAX = 0xffff_ffff;
+
 /** `--quiet`: off, i.e. the counters JSON line is printed on stderr at exit. */
 export const DEFAULT_QUIET = false;
 

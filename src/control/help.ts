@@ -3,6 +3,7 @@
  * kernel's vxlan device. Numbers come from defaults.ts so the help and the validation agree.
  */
 import {
+  DEFAULT_AGEING,
   CONFIG_SCHEMA_VERSION,
   DEFAULT_DSTPORT,
   DEFAULT_IO,
@@ -80,7 +81,7 @@ Device and tunnel
                         Default: underlay MTU - ${VXLAN_OVERHEAD_IPV4}, so 1500 gives 1450 (- 70 over IPv6).
                           kernel: ip link set dev NAME mtu N
 
-Where frames go (no learning, like the kernel's 'nolearning': these tables are all there is)
+Where frames go (by default no learning, like the kernel's 'nolearning': these tables are all there is)
   --remote IP           a default destination: broadcast, multicast and unknown-unicast frames
                         get one copy per remote (head-end replication). Repeatable; repeats merge.
                           kernel: bridge fdb append 00:00:00:00:00:00 dst IP dev NAME
@@ -97,6 +98,15 @@ Where frames go (no learning, like the kernel's 'nolearning': these tables are a
                         GATEWAY must lie in an --addr subnet (the kernel would say "Nexthop has
                         invalid gateway"). Repeatable.
                           kernel: route add -net CIDR gw GATEWAY dev NAME
+  --learning            learn on receive: the inner source MAC of each datagram goes into the FDB
+                        with the outer source IP and --dstport (replies go to the VTEP's port, not
+                        to the sender's source port). Static entries are never moved: a frame
+                        claiming a static MAC from another VTEP is dropped (rx_fdb_static_conflict).
+                        Unknown MACs flood to the --remote list until learned. Default: --nolearning.
+                          kernel: ip link add ... learning | nolearning
+  --ageing SECONDS      a learned entry goes when its MAC has not been heard from for this long;
+                        0 = never. Default: ${DEFAULT_AGEING}.
+                          kernel: ip link add ... ageing SECONDS
 
 Program
   --config FILE         read the settings above from a YAML or JSON file: 'version: ${CONFIG_SCHEMA_VERSION}', keys

@@ -24,6 +24,7 @@ import { macFormat, macParse, macRandomLocal } from '../wire/mac.js';
 import { ipv4AddrParse } from '../wire/ipv4.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { C } from '../dataplane/counters.js';
+import { DEFAULT_AGEING, DEFAULT_LEARNING } from './defaults.js';
 
 /** IPv4 + UDP + VXLAN + inner Ethernet: what the underlay MTU must carry on top of the overlay MTU. */
 export const OVERHEAD_V4 = 20 + 8 + 8 + ETH_HLEN; // 50
@@ -132,6 +133,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     udpGso: off.gso,
     udpGro: off.gro,
     rxCoalesce: cfg.offload !== 'off',
+    learning: cfg.learning ?? DEFAULT_LEARNING,
+    ageing: cfg.ageing ?? DEFAULT_AGEING,
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);

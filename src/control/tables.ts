@@ -126,7 +126,8 @@ export function fdbRows(ctx: TableContext): FdbRow[] {
         dst: r.ip,
         ...(r.port !== ctx.dstport ? { port: r.port } : {}),
         ...(r.vni >= 0 && r.vni !== ctx.vni ? { vni: r.vni } : {}),
-        state: 'permanent',
+        // Learned entries (--learning) print like the kernel's: no state word (`bridge -j` gives "").
+        state: e.static ? 'permanent' : '',
       });
   return rows;
 }
@@ -206,6 +207,7 @@ export function replaceFdb(ctx: TableContext, remote: readonly string[], fdb: re
   let removed = 0;
   let changed = 0;
   for (const e of f.all()) {
+    if (!e.static) continue; // learned entries are traffic's, not the file's: a reload keeps them
     if (!want.has(e.mac)) {
       f.delete(e.mac);
       removed++;

@@ -21,6 +21,11 @@ export const COUNTER_NAMES = [
   'rx_coalesced_frames', // TCP super-frames written to the TAP (userspace GRO)
   'rx_coalesced_segments', // inner segments glued into them
   'rx_gro_datagrams', // datagrams that arrived coalesced by UDP GRO (each counts once more in rx_datagrams per segment)
+  'pmtu_icmp_sent', // ICMP "fragmentation needed" / ICMPv6 "packet too big" written back into the TAP (each for a tx_too_big drop)
+  'fdb_learned', // --learning: new FDB entries learned from inner source MACs
+  'fdb_moved', // --learning: learned entries that moved to another VTEP
+  'fdb_aged', // --learning: learned entries removed after --ageing seconds without traffic from their MAC
+  'fdb_learn_skipped', // --learning: a source not learned (LEARNED_MAX entries, or no destination slot left); the frame is delivered
   'tx_runt', // drop: frame shorter than an Ethernet header
   'tx_fdb_miss', // drop: no FDB entry and no default destination
   'tx_too_big', // drop: the encapsulated datagram would not fit the underlay MTU (RFC 7348: never fragment)
@@ -39,6 +44,8 @@ export const COUNTER_NAMES = [
   'rx_bad_src_mac', // drop: inner source MAC is multicast/broadcast or all-zeros
   'rx_truncated', // drop: datagram larger than the receive slot
   'rx_unknown_peer', // drop: --peers-only and the outer source is not a known remote
+  'rx_fdb_static_conflict', // drop: --learning, and the inner source MAC has a static FDB entry pointing to another VTEP
+  'rx_ecn_not_ect', // drop: outer ECN is CE but the inner packet is not ECN-capable (RFC 6040, kernel INET_ECN_decapsulate)
   'rx_tap_error', // drop: the TAP refused the write
   'pool_exhausted', // drop: no free buffer slot (bounded pools never grow)
 ] as const;
@@ -88,6 +95,8 @@ export const DROP_REASONS: readonly CounterName[] = [
   'rx_bad_src_mac',
   'rx_truncated',
   'rx_unknown_peer',
+  'rx_fdb_static_conflict',
+  'rx_ecn_not_ect',
   'rx_tap_error',
   'pool_exhausted',
 ];

@@ -6,7 +6,15 @@
  * Remotes are interned into destination slots of the UDP bind (a sockaddr table), so the hot path hands the
  * kernel slot numbers only. Entries are immutable once published: a change builds a new entry and swaps it in
  * with one Map.set, so no packet ever sees a half-updated list.
+ *
+ * Learning (`--learning`, the kernel's vxlan_snoop): on decap the inner source MAC is recorded against the
+ * outer source IP, with the instance's --dstport (replies go to the VTEP's port, not to the sender's
+ * flow-hash source port). A static entry is never moved by learning: a frame that claims a static MAC from
+ * another VTEP is dropped, as the kernel does. Learned entries carry the one mutable field, `updated` (the
+ * last time the MAC was seen as a source, in the caller's clock), which the ager reads: like the kernel since
+ * 6.16 (ageing on `updated`), an entry ages out `ageing` seconds after its MAC was last heard from.
  */
+import ipaddr from 'ipaddr.js';
 import type { UdpBind } from '../platform/types.js';
 
 export interface Remote {
@@ -27,10 +35,27 @@ export interface FdbEntry {
   readonly vnis: Int32Array;
   /** True when any remote overrides the VNI (the hot path then copies per remote). */
   readonly anyVniOverride: boolean;
+  /** False for entries learned from traffic (`bridge fdb show` prints them without `permanent`). */
   readonly static: boolean;
+  /** remotes[i] as an IPv4 address (uint32), or -1 for IPv6: the snoop compares without allocating. */
+  readonly ip4s: Float64Array;
+  /** remotes[i] as 16 IPv6 address bytes (zeros for IPv4), back to back. */
+  readonly ip6s: Buffer;
+  /** Learned entries: when the MAC was last seen as a source (seconds, the caller's clock). Static: 0. */
+  updated: number;
 }
 
 export const MAC_ZERO = 0;
+
+/** snoop() results. */
+export const SNOOP_SAME = 0 as const; // known, same VTEP (or learning not applicable): deliver
+export const SNOOP_LEARNED = 1 as const; // a new learned entry: deliver
+export const SNOOP_MOVED = 2 as const; // a learned entry moved to another VTEP: deliver
+export const SNOOP_STATIC_CONFLICT = 3 as const; // a static entry points elsewhere: drop (kernel: VXLAN_ENTRY_EXISTS)
+export const SNOOP_FULL = 4 as const; // not learned (table or destination slots full): deliver
+
+/** Upper bound of learned entries (the kernel's `max_fdb` is unlimited by default; memory here is not). */
+export const LEARNED_MAX = 16384;
 
 export class Fdb {
   private readonly entries = new Map<number, FdbEntry>();
@@ -43,6 +68,8 @@ export class Fdb {
   /** Underlay addresses of every remote, as the 4 or 16 address bytes in hex: for --peers-only. */
   private peers = new Set<number>();
   private peers6 = new Set<string>();
+  /** Number of learned (non-static) entries. */
+  learnedCount = 0;
 
   constructor(udp: UdpBind, defaultPort: number) {
     this.udp = udp;
@@ -62,7 +89,8 @@ export class Fdb {
     const p = port ?? this.defaultPort;
     const v = vni ?? -1;
     const old = this.entries.get(mac);
-    const remotes = old ? [...old.remotes] : [];
+    // Appending to a learned entry makes it static: the learned remote is dropped, not promoted.
+    const remotes = old && old.static ? [...old.remotes] : [];
     if (remotes.some((r) => r.ip === ip && r.port === p && r.vni === v)) return;
     remotes.push({ ip, port: p, vni: v, slot: this.intern(ip, p) });
     this.publish(mac, remotes);
@@ -70,6 +98,8 @@ export class Fdb {
 
   /** Removes the whole entry for `mac`. Returns false when there was none. */
   delete(mac: number): boolean {
+    const old = this.entries.get(mac);
+    if (old !== undefined && !old.static) this.learnedCount--;
     const had = this.entries.delete(mac);
     if (mac === MAC_ZERO) this.defaults = undefined;
     this.rebuildPeers();
@@ -123,18 +153,87 @@ export class Fdb {
     return [...this.entries.values()];
   }
 
-  private publish(mac: number, remotes: Remote[]): void {
+  /**
+   * Learning (the kernel's vxlan_snoop): the inner source MAC `mac` arrived from the outer source sockaddr at
+   * `addrs[off]` (Linux layout) at time `now`. Allocates only when an entry is created or moves. Returns a
+   * SNOOP_* code; SNOOP_STATIC_CONFLICT means the caller drops the datagram.
+   */
+  snoop(mac: number, addrs: Buffer, off: number, now: number): number {
+    const e = this.entries.get(mac);
+    const family = addrs[off]! | (addrs[off + 1]! << 8);
+    if (e !== undefined) {
+      if (remoteIndexOf(e, addrs, off, family) >= 0) {
+        if (!e.static) e.updated = now;
+        return SNOOP_SAME;
+      }
+      // "Don't migrate static entries, drop packets" (vxlan_core.c).
+      if (e.static) return SNOOP_STATIC_CONFLICT;
+    } else if (this.learnedCount >= LEARNED_MAX) return SNOOP_FULL;
+    const ip = sockaddrIp(addrs, off, family);
+    if (ip === undefined) return SNOOP_FULL;
+    let slot: number;
+    try {
+      slot = this.intern(ip, this.defaultPort);
+    } catch {
+      return SNOOP_FULL; // no destination slot left: keep flooding to this MAC
+    }
+    if (e === undefined) this.learnedCount++;
+    this.publish(mac, [{ ip, port: this.defaultPort, vni: -1, slot }], false, now);
+    return e === undefined ? SNOOP_LEARNED : SNOOP_MOVED;
+  }
+
+  /**
+   * Ageing: removes learned entries not heard from for `ageing` seconds (updated + ageing <= now, as the
+   * kernel's vxlan_cleanup). Returns how many went. `ageing` 0 = never.
+   */
+  age(now: number, ageing: number): number {
+    if (ageing <= 0 || this.learnedCount === 0) return 0;
+    let n = 0;
+    for (const e of this.entries.values()) {
+      if (!e.static && e.updated + ageing <= now) {
+        this.entries.delete(e.mac);
+        this.learnedCount--;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Removes every learned entry (`--nolearning` after a reload, tests). */
+  flushLearned(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (!e.static) {
+      this.entries.delete(e.mac);
+      n++;
+    }
+    this.learnedCount = 0;
+    return n;
+  }
+
+  private publish(mac: number, remotes: Remote[], isStatic = true, now = 0): void {
+    const ip6s = Buffer.alloc(16 * remotes.length);
+    const ip4s = Float64Array.from(remotes, (r, i) => {
+      const v4 = parseV4(r.ip);
+      if (v4 < 0) Buffer.from(ipaddr.parse(r.ip).toByteArray()).copy(ip6s, 16 * i);
+      return v4;
+    });
     const e: FdbEntry = {
       mac,
       remotes,
       slots: Uint32Array.from(remotes, (r) => r.slot),
       vnis: Int32Array.from(remotes, (r) => r.vni),
       anyVniOverride: remotes.some((r) => r.vni >= 0),
-      static: true,
+      static: isStatic,
+      ip4s,
+      ip6s,
+      updated: isStatic ? 0 : now,
     };
+    const old = this.entries.get(mac);
+    if (isStatic && old !== undefined && !old.static) this.learnedCount--;
     this.entries.set(mac, e);
     if (mac === MAC_ZERO) this.defaults = e;
-    this.rebuildPeers();
+    // Learned remotes come from datagrams that already passed --peers-only: the peer sets stay the static ones.
+    if (isStatic) this.rebuildPeers();
   }
 
   /** Recomputes the known-peer sets from all entries (control plane; swaps whole sets). */
@@ -142,7 +241,7 @@ export class Fdb {
     const p4 = new Set<number>();
     const p6 = new Set<string>();
     for (const e of this.entries.values())
-      for (const r of e.remotes) {
+      if (e.static) for (const r of e.remotes) {
         const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(r.ip);
         if (v4) p4.add(((+v4[1]! << 24) | (+v4[2]! << 16) | (+v4[3]! << 8) | +v4[4]!) >>> 0);
         else p6.add(ipv6Hex(r.ip));
@@ -163,6 +262,31 @@ export class Fdb {
     }
     return slot;
   }
+}
+
+/** A dotted-quad IPv4 address as uint32, or -1 when `ip` is not IPv4. */
+function parseV4(ip: string): number {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+  return m ? ((+m[1]! << 24) | (+m[2]! << 16) | (+m[3]! << 8) | +m[4]!) >>> 0 : -1;
+}
+
+/** Index of the remote of `e` whose address is the sockaddr at `addrs[off]`, or -1. No allocation. */
+function remoteIndexOf(e: FdbEntry, addrs: Buffer, off: number, family: number): number {
+  const k = e.ip4s.length;
+  if (family === 2) {
+    const a = addrs.readUInt32BE(off + 4);
+    for (let i = 0; i < k; i++) if (e.ip4s[i] === a) return i;
+  } else if (family === 10) {
+    for (let i = 0; i < k; i++) if (e.ip4s[i]! < 0 && e.ip6s.compare(addrs, off + 8, off + 24, 16 * i, 16 * i + 16) === 0) return i;
+  }
+  return -1;
+}
+
+/** The address of a Linux sockaddr_in/_in6 as canonical text (control-plane rate: a learn or a move). */
+function sockaddrIp(addrs: Buffer, off: number, family: number): string | undefined {
+  if (family === 2) return `${addrs[off + 4]}.${addrs[off + 5]}.${addrs[off + 6]}.${addrs[off + 7]}`;
+  if (family === 10) return (ipaddr.fromByteArray([...addrs.subarray(off + 8, off + 24)]) as ipaddr.IPv6).toRFC5952String();
+  return undefined;
 }
 
 /** The 16 bytes of an IPv6 address in hex (no separators), matching Buffer.toString('hex') of sin6_addr. */

@@ -25,7 +25,7 @@
 import type { TapDevice, UdpBind } from '../platform/types.js';
 import { SOCKADDR_SLOT, VNET_HDR_LEN } from '../platform/types.js';
 import { C, Counters } from './counters.js';
-import { Fdb, type FdbEntry } from './fdb.js';
+import { Fdb, SNOOP_LEARNED, SNOOP_MOVED, SNOOP_SAME, SNOOP_STATIC_CONFLICT, type FdbEntry } from './fdb.js';
 import { FrameBatch, HEADROOM } from './batch.js';
 import {
   ETH_HLEN,
@@ -78,7 +78,12 @@ export interface VtepOptions {
   readonly udpGro?: boolean;
   /** Glue consecutive inner TCP segments into super-frames before writing them to the TAP (needs vnet hdr). */
   readonly rxCoalesce?: boolean;
-
+  /** `--learning`: record inner source MAC → outer source IP on decap (the kernel's vxlan_snoop). */
+  readonly learning?: boolean;
+  /** `--ageing`: seconds after which a learned entry whose MAC was not heard from goes; 0 = never. */
+  readonly ageing?: number;
+  /** Monotonic clock in seconds (default: performance.now()/1000); injected by tests for ageing. */
+  readonly clock?: () => number;
 }
 
 const VXLAN_AT = HEADROOM - VXLAN_HLEN; // 8
@@ -154,6 +159,14 @@ export class Vtep {
   private readonly rxAddrs: Buffer;
   private readonly rxRecvMax: number;
 
+  // Learning
+  private readonly learning: boolean;
+  private readonly ageing: number;
+  private readonly clock: () => number;
+  /** The clock, read once per UDP wakeup when learning (not per datagram). */
+  private now = 0;
+  private ager: NodeJS.Timeout | undefined;
+
   constructor(tap: TapDevice, udp: UdpBind, o: VtepOptions) {
     this.tap = tap;
     this.udp = udp;
@@ -195,12 +208,29 @@ export class Vtep {
     this.rxRecvMax = rxSlot - VXLAN_AT;
     this.rxLens = new Int32Array(B);
     this.rxAddrs = Buffer.alloc(B * SOCKADDR_SLOT);
+
+    this.learning = o.learning ?? false;
+    this.ageing = o.ageing ?? 300;
+    this.clock = o.clock ?? (() => performance.now() / 1000);
   }
 
-  /** Starts reacting to readiness on both sides. */
+  /** Starts reacting to readiness on both sides (and, with learning, the ager). */
   start(): void {
     this.tap.onReadable(() => this.onTapReadable());
     this.udp.onReadable(() => this.onUdpReadable());
+    if (this.learning && this.ageing > 0) {
+      // The kernel's vxlan_cleanup runs every 10 s; a short --ageing (tests) is checked 4 times per period.
+      const every = Math.min(10_000, Math.max(250, (this.ageing * 1000) / 4));
+      this.ager = setInterval(() => this.ageOut(this.clock()), every);
+      this.ager.unref();
+    }
+  }
+
+  /** Removes learned FDB entries older than --ageing at time `now` (seconds, the clock's); returns how many. */
+  ageOut(now: number): number {
+    const n = this.fdb.age(now, this.ageing);
+    this.counters.v[C.fdb_aged]! += n;
+    return n;
   }
 
   // ------------------------------------------------------------------------------------------------------
@@ -439,6 +469,7 @@ export class Vtep {
     const v = this.counters.v;
     const buf = this.rxBatch.buf;
     const gro = this.udpGro ? this.rxGro : undefined;
+    if (this.learning) this.now = this.clock();
     let total = 0;
     for (;;) {
       const n = this.udp.recvBatch(buf, this.rxRecvOffs, this.rxRecvMax, this.batchSize, this.rxLens, this.rxAddrs, gro);
@@ -523,6 +554,16 @@ export class Vtep {
       v[C.rx_bad_src_mac]!++;
       return C.rx_bad_src_mac;
     }
+    if (this.learning) {
+      const s = this.fdb.snoop(src, this.rxAddrs, addrOff, this.now);
+      if (s !== SNOOP_SAME) {
+        if (s === SNOOP_STATIC_CONFLICT) {
+          v[C.rx_fdb_static_conflict]!++;
+          return C.rx_fdb_static_conflict;
+        }
+        v[s === SNOOP_LEARNED ? C.fdb_learned : s === SNOOP_MOVED ? C.fdb_moved : C.fdb_learn_skipped]!++;
+      }
+    }
     const co = this.coalescer;
     if (co !== undefined) {
       let r = co.add(buf, fo, flen);
@@ -545,6 +586,8 @@ export class Vtep {
   }
 
   close(): void {
+    if (this.ager !== undefined) clearInterval(this.ager);
+    this.ager = undefined;
     this.tap.close();
     this.udp.close();
   }
