@@ -155,7 +155,7 @@ function showData(rt: Runtime): ShowData {
     mtu: i.mtu,
     underlayMtu: i.underlayMtu,
     io: rt.config.io,
-    ioPath: [i.ioPath, (i as { offloads?: string }).offloads].filter(Boolean).join('; '),
+    ioPath: `${i.ioPath}; ${i.offloads}`,
     uptimeS: Math.round((Date.now() - i.startedAt) / 1000),
     peersOnly: v.peersOnly,
     metrics: rt.metrics ?? null,
