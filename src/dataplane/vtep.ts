@@ -35,6 +35,7 @@ import { macRead } from '../wire/mac.js';
 import { VXLAN_HLEN, vxlanCheck, vxlanVni, vxlanWrite, VXLAN_ERR_FLAGS, VXLAN_ERR_RESERVED, VXLAN_ERR_SHORT } from '../wire/vxlan.js';
 import { completeTxChecksum, writeRxVnetHeader } from './offload.js';
 import { answerArp, ARP_FRAME_LEN } from './proxy-arp.js';
+import { buildPmtuReply, PMTU_REPLY_MAX } from './icmp-pmtu.js';
 import { ADD_FLUSH_FIRST, ADD_TAKEN, TcpCoalescer } from './coalesce.js';
 import { TcpSegmenter, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './tso.js';
 
@@ -119,6 +120,10 @@ export class Vtep {
   private readonly vni: number;
   private readonly ownMac: number;
   private readonly maxUdpPayload: number;
+  /** The inner IP MTU the underlay carries (maxUdpPayload - VXLAN - inner Ethernet): announced in PMTU replies. */
+  private readonly innerMtu: number;
+  /** Scratch for ICMP "fragmentation needed" / "packet too big" replies; the vnet header part stays zero. */
+  private readonly pmtuOut: Buffer;
   private readonly vnetLen: number;
   private readonly batchSize: number;
 
@@ -173,6 +178,8 @@ export class Vtep {
     this.vni = o.vni;
     this.ownMac = o.ownMac;
     this.maxUdpPayload = o.maxUdpPayload;
+    this.innerMtu = o.maxUdpPayload - VXLAN_HLEN - ETH_HLEN;
+    this.pmtuOut = Buffer.alloc(VNET_HDR_LEN + PMTU_REPLY_MAX);
     this.vnetLen = tap.vnetHdr ? VNET_HDR_LEN : 0;
     this.batchSize = Math.max(1, Math.min(o.batch ?? 64, 1024));
 
@@ -301,6 +308,7 @@ export class Vtep {
     const udpLen = VXLAN_HLEN + flen;
     if (udpLen > this.maxUdpPayload) {
       v[C.tx_too_big]!++;
+      this.pmtuReply(buf, fo, flen, v);
       return C.tx_too_big;
     }
     const ho = fo - VXLAN_HLEN;
@@ -348,7 +356,9 @@ export class Vtep {
       return C.tx_runt;
     }
     if (seg.stride > this.maxUdpPayload) {
+      // Each segment would be too big (the kernel's skb_gso_validate_network_len): drop the super-frame whole.
       v[C.tx_too_big]!++;
+      this.pmtuReply(buf, fo, flen, v);
       return C.tx_too_big;
     }
     v[C.tx_tso_frames]!++;
@@ -400,6 +410,18 @@ export class Vtep {
     this.stagePos += len;
     this.queueSend(this.txStage, at, len, dest, len, 1);
     this.trainOpen = true;
+  }
+
+  /**
+   * A frame too big for the underlay: tell its sender, like the kernel's skb_tunnel_check_pmtu (icmp-pmtu.ts).
+   * The reply goes into the TAP as a plain frame (zero virtio-net header).
+   */
+  private pmtuReply(buf: Buffer, fo: number, flen: number, v: Float64Array): void {
+    const out = this.pmtuOut;
+    const n = buildPmtuReply(buf, fo, flen, this.innerMtu, out, this.vnetLen);
+    if (n === 0) return;
+    // A failed write loses only the hint (the frame is already counted as tx_too_big): not a drop of its own.
+    if (this.tap.write(out, 0, this.vnetLen + n) >= 0) v[C.pmtu_icmp_sent]!++;
   }
 
   /** Reserves `len` bytes of the staging area, flushing queued sends first when it is full. */

@@ -1,7 +1,11 @@
 // Kernel-grade behaviour on real namespaces (issue 3): learning and ageing, PMTU signalling, outer TTL/TOS.
 // Each test builds its own topology and tears it down; assertions are on counts and contents, never on timing
 // (polls have generous deadlines because the machine is shared).
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTopology, netTestGate, testPrefix, type Topology } from '../../src/testbed/index.js';
 import { assertBuilt, runCli, startVtep, type RunningVtep } from './vtep-process.js';
 import { N1, N2, N3, type SeedNode } from './seed-nodes.js';
@@ -14,14 +18,13 @@ const DEV = 'vxlan-test';
 let topo: Topology | undefined;
 const running: RunningVtep[] = [];
 
-async function topology(tag: string, nodes: Node[], underlayMtu?: number): Promise<Topology> {
+async function topology(tag: string, nodes: Node[], ipv6 = false): Promise<Topology> {
   topo = await buildTopology({
     prefix: testPrefix(tag),
     nodes: nodes.map((n) => ({ name: n.name, underlayIp: n.underlay, underlayPrefix: 24 })),
-    ...(underlayMtu === undefined ? {} : { underlayMtu }),
   });
   // No IPv6 on new devices: router solicitations and MLD reports would flood and blur the flood counts.
-  for (const n of nodes) await topo.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1']);
+  if (!ipv6) for (const n of nodes) await topo.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1']);
   return topo;
 }
 
@@ -53,11 +56,42 @@ async function injectFrame(t: Topology, node: Node, frameHex: string): Promise<v
 
 const macHex = (m: string): string => m.replaceAll(':', '');
 
+let work: string;
+
+/** Sends `mb` MiB of random bytes over TCP (socat) from `from` to `toAddr` on `to`, and checks the SHA-256. */
+async function tcpTransfer(t: Topology, from: Node, to: Node, toAddr: string, mb: number, port: number): Promise<void> {
+  const src = join(work, `src-${port}`);
+  const dst = join(work, `dst-${port}`);
+  writeFileSync(src, randomBytes(mb << 20));
+  const v6 = toAddr.includes(':');
+  const server = t.spawn(to.name, 'socat', ['-u', `${v6 ? 'TCP6' : 'TCP'}-LISTEN:${port},reuseaddr`, `CREATE:${dst}`]);
+  const serverDone = new Promise<number | null>((r) => server.once('exit', (c) => r(c)));
+  for (let i = 0; i < 50; i++) {
+    if ((await t.exec(to.name, 'ss', ['-ltn', `sport = :${port}`])).stdout.includes(`:${port}`)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const target = v6 ? `TCP6:[${toAddr}]:${port}` : `TCP:${toAddr}:${port}`;
+  await t.exec(from.name, 'socat', ['-u', `OPEN:${src}`, `${target},connect-timeout=5`], { timeoutMs: 120_000 });
+  expect(await serverDone).toBe(0);
+  const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+  expect(sha(dst)).toBe(sha(src));
+}
+
+/** Waits until no IPv6 address on `node` is still tentative (DAD done). */
+async function dadDone(t: Topology, node: Node): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    if ((await t.exec(node.name, 'ip', ['-6', 'addr', 'show', 'dev', DEV, 'tentative'])).stdout.trim() === '') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe.skipIf(gate.skip)('kernel-grade behaviour on real namespaces', () => {
   beforeAll(() => {
     gate.assert();
     assertBuilt();
+    work = mkdtempSync(join(tmpdir(), 'vxut-kg-'));
   });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
   afterEach(async () => {
     for (const v of running.splice(0)) await v.stop('SIGKILL').catch(() => {});
     await topo?.teardown();
@@ -114,5 +148,36 @@ describe.skipIf(gate.skip)('kernel-grade behaviour on real namespaces', () => {
     // ... and the next frame to N2 floods again.
     await ping(t, N1, N2.overlay, 1);
     expect((await a.counters()).tx_flood_frames).toBe(2);
+  });
+
+  it('PMTU: a 1500-byte TAP over a 1500-byte underlay answers DF pings with "frag needed" / "packet too big" (MTU 1450), and TCP adapts', async () => {
+    const t = await topology('pmtu', [N1, N2], true);
+    const args = (self: Node, peer: Node): string[] => [
+      ...base(self), '--mtu', '1500', '--addr', `2001:db8::${self.overlay.split('.')[3]}/64`,
+      '--remote', peer.underlay, '--neigh', `${peer.overlay}=${peer.mac}`, '--fdb', `${peer.mac}=${peer.underlay}`,
+    ];
+    const a = await up(t, N1, args(N1, N2));
+    await up(t, N2, args(N2, N1));
+    await ping(t, N1, N2.overlay, 1);
+    // IPv4: 1472 bytes of ICMP data + 8 + 20 = 1500 > 1450.
+    const r4 = await t.exec(N1.name, 'ping', ['-c', '2', '-i', '0.3', '-W', '2', '-M', 'do', '-s', '1472', N2.overlay], { check: false });
+    expect(r4.code).not.toBe(0);
+    expect(r4.stdout + r4.stderr).toMatch(/Frag needed and DF set \(mtu = 1450\)|mtu ?= ?1450/);
+    // The route cache learned it.
+    expect((await t.exec(N1.name, 'ip', ['route', 'get', N2.overlay])).stdout).toMatch(/mtu 1450/);
+    const c4 = await a.counters();
+    expect(c4.pmtu_icmp_sent).toBeGreaterThanOrEqual(1);
+    expect(c4.tx_too_big).toBeGreaterThanOrEqual(1);
+    // IPv6: 1452 + 8 + 40 = 1500.
+    await dadDone(t, N1);
+    await dadDone(t, N2);
+    await t.exec(N1.name, 'ping', ['-6', '-c', '1', '-W', '2', '2001:db8::31'], { check: false }); // neighbour discovery
+    const r6 = await t.exec(N1.name, 'ping', ['-6', '-c', '2', '-i', '0.3', '-W', '2', '-M', 'do', '-s', '1452', '2001:db8::31'], { check: false });
+    expect(r6.code).not.toBe(0);
+    expect(r6.stdout + r6.stderr).toMatch(/Packet too big: mtu=1450|mtu ?= ?1450/);
+    expect((await a.counters()).pmtu_icmp_sent).toBeGreaterThan(c4.pmtu_icmp_sent!);
+    // TCP both families: the first full-size segments are refused, PMTU discovery lowers the MSS, the bytes arrive.
+    await tcpTransfer(t, N2, N1, N1.overlay, 8, 5101);
+    await tcpTransfer(t, N2, N1, '2001:db8::21', 8, 5102);
   });
 });
