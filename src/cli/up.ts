@@ -10,6 +10,7 @@ import { formatUpHelp } from '../control/help.js';
 import { startInstance, type Instance } from '../control/instance.js';
 import { startOperations, type Operations } from '../control/control-server.js';
 import { reload } from '../control/reload.js';
+import { installObservers } from './observe.js';
 
 /** Resolves with -1: the process keeps running; the exit happens from the signal handler. */
 export async function runUp(argv: string[]): Promise<number> {
@@ -54,12 +55,23 @@ export async function runUp(argv: string[]): Promise<number> {
     process.off('SIGTERM', early);
   }
 
+  // --trace / --pcap (observe.ts); without them the dataplane has no observer.
+  let closeObservers = (): void => {};
+  try {
+    closeObservers = installObservers(inst, config, log);
+  } catch (e) {
+    ops?.close();
+    inst.stop();
+    throw e;
+  }
+
   const dump = (event: string): void => {
     const line = JSON.stringify({ event, name: inst.tapName, uptime_s: Math.round((Date.now() - inst.startedAt) / 1000), counters: inst.vtep.counters.snapshot() });
     process.stderr.write(`${line}\n`);
   };
   const stop = (sig: string): void => {
     ops?.close();
+    closeObservers();
     inst.stop();
     dump('stop');
     log(`${inst.tapName}: stopped on ${sig}; routes and TAP device removed`);
@@ -73,6 +85,7 @@ export async function runUp(argv: string[]): Promise<number> {
     process.stderr.write(`vxlan-user: runtime failure: ${e.message}\n`);
     if (process.env.VXLAN_USER_DEBUG === '1') process.stderr.write(`${e.stack ?? ''}\n`);
     ops?.close();
+    closeObservers();
     inst.stop();
     dump('stop');
     process.exit(1);
