@@ -239,6 +239,36 @@ Napi::Value UdpEnableOffload(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r < 0 ? -errno : 0);
 }
 
+// udpSetIpOption(fd, what: "ttl" | "tos" | "df", value): 0 or -errno. Socket-wide outer-header settings, for
+// the family of the socket: ttl → IP_TTL / IPV6_UNICAST_HOPS (1..255), tos → IP_TOS / IPV6_TCLASS (0..255),
+// df → IP_MTU_DISCOVER / IPV6_MTU_DISCOVER with value 1 = DF set (PMTUDISC_PROBE: DF on, the route's cached PMTU
+// ignored — the dataplane checks sizes itself, as the kernel's vxlan does) or 0 = DF clear (PMTUDISC_DONT).
+Napi::Value UdpSetIpOption(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string what = info[1].As<Napi::String>();
+  int value = info[2].As<Napi::Number>().Int32Value();
+  sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) < 0) return Napi::Number::New(env, -errno);
+  bool v6 = ss.ss_family == AF_INET6;
+  int r;
+  if (what == "ttl") {
+    r = v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &value, sizeof value)
+           : setsockopt(fd, IPPROTO_IP, IP_TTL, &value, sizeof value);
+  } else if (what == "tos") {
+    r = v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &value, sizeof value)
+           : setsockopt(fd, IPPROTO_IP, IP_TOS, &value, sizeof value);
+  } else if (what == "df") {
+    int mode = v6 ? (value ? IPV6_PMTUDISC_PROBE : IPV6_PMTUDISC_DONT) : (value ? IP_PMTUDISC_PROBE : IP_PMTUDISC_DONT);
+    r = v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &mode, sizeof mode)
+           : setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof mode);
+  } else {
+    return ThrowType(env, "udpSetIpOption: ttl, tos or df");
+  }
+  return Napi::Number::New(env, r < 0 ? -errno : 0);
+}
+
 // sockaddrWrite(table: Buffer, slot, addr: string, port): family (4 or 6). Writes a sockaddr into slot
 // `slot` (28 bytes each) of an address table that udpSendBatch indexes. Control plane only.
 Napi::Value SockaddrWrite(const Napi::CallbackInfo& info) {
@@ -488,6 +518,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeFrame", Napi::Function::New(env, WriteFrame));
   exports.Set("udpOpen", Napi::Function::New(env, UdpOpen));
   exports.Set("udpEnableOffload", Napi::Function::New(env, UdpEnableOffload));
+  exports.Set("udpSetIpOption", Napi::Function::New(env, UdpSetIpOption));
   exports.Set("sockaddrWrite", Napi::Function::New(env, SockaddrWrite));
   exports.Set("recvBatch", Napi::Function::New(env, RecvBatch));
   exports.Set("sendBatch", Napi::Function::New(env, SendBatch));

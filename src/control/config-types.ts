@@ -71,6 +71,12 @@ export interface UpConfig {
   readonly learning?: boolean;
   /** `--ageing SECONDS`: learned entries not heard from for this long go (default 300; 0 = never). */
   readonly ageing?: number;
+  /** `--ttl N`: outer TTL / hop limit; undefined = the route's (normally 64). */
+  readonly ttl?: number;
+  /** `--tos N`: outer TOS / traffic class (ECN bits cleared); undefined = 0. */
+  readonly tos?: number;
+  /** `--df set|unset`: the outer DF bit (IPv4); undefined = unset. */
+  readonly df?: 'set' | 'unset';
   /** `--trace`: one tcpdump-style line per packet on stderr, with the decision or drop reason (rate-limited). */
   readonly trace?: boolean;
   /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */

@@ -31,6 +31,10 @@ import type { FdbSpec, IoMode, NeighSpec, RouteSpec, UpConfig } from './config-t
 import {
   AGEING_MAX,
   AGEING_MIN,
+  TOS_MAX,
+  TOS_MIN,
+  TTL_MAX,
+  TTL_MIN,
   CONFIG_SCHEMA_VERSION,
   DEFAULT_DSTPORT,
   DEFAULT_IO,
@@ -80,7 +84,7 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing'] as const;
+export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
@@ -121,6 +125,9 @@ const OPTIONS = {
   learning: { type: 'boolean' },
   nolearning: { type: 'boolean' },
   ageing: { type: 'string' },
+  ttl: { type: 'string' },
+  tos: { type: 'string' },
+  df: { type: 'string' },
   node: { type: 'string' },
   trace: { type: 'boolean' },
   pcap: { type: 'string' },
@@ -655,6 +662,9 @@ interface Fields {
   readonly quiet?: boolean;
   readonly learning?: boolean;
   readonly ageing?: number;
+  readonly ttl?: { readonly raw: Raw; readonly value: number };
+  readonly tos?: { readonly raw: Raw; readonly value: number };
+  readonly df?: { readonly raw: Raw; readonly value: 'set' | 'unset' };
   readonly addr: readonly AddrItem[];
   readonly remote: readonly IpItem[];
   readonly fdb: readonly FdbItem[];
@@ -716,6 +726,22 @@ function validateFields(raw: RawUp): Fields {
     }),
     // The kernel's IFLA_VXLAN_AGEING is a u32 of seconds; 0 means "never age".
     ageing: opt(s.ageing, (r) => int(r, AGEING_MIN, AGEING_MAX, `ageing is ${AGEING_MIN}..${AGEING_MAX} seconds (0 = never)`)),
+    // Outer header fields. The kernel's `inherit` forms (copy from the inner packet) need per-datagram control
+    // messages that this version does not send yet: refused by name rather than silently ignored.
+    ttl: opt(s.ttl, (r) => {
+      if (r.value === 'inherit' || r.value === 'auto') fail(r, `is not supported yet: give a fixed hop limit ${TTL_MIN}..${TTL_MAX} (the default is the route's, normally 64)`);
+      return { raw: r, value: int(r, TTL_MIN, TTL_MAX, `an IP TTL is ${TTL_MIN}..${TTL_MAX}`) };
+    }),
+    tos: opt(s.tos, (r) => {
+      if (r.value === 'inherit') fail(r, `is not supported yet: give a fixed value ${TOS_MIN}..${TOS_MAX} (the ECN bits are taken from the inner packet by the kernel; here they stay 0)`);
+      return { raw: r, value: int(r, TOS_MIN, TOS_MAX, `a TOS byte is ${TOS_MIN}..${TOS_MAX}`) };
+    }),
+    df: opt(s.df, (r) => {
+      const v = str(r);
+      if (v === 'inherit') fail(r, 'is not supported yet: use set or unset');
+      if (v !== 'set' && v !== 'unset') fail(r, 'is not a DF mode: use set or unset');
+      return { raw: r, value: v };
+    }),
     addr: raw.lists.addr.map(addrItem),
     remote: raw.lists.remote.map((r) => ({ raw: r, ip: underlayIp(r, str(r)) })),
     fdb: raw.lists.fdb.map(fdbItem),
@@ -743,6 +769,10 @@ function conflict(a: Raw, b: Raw, why: string): never {
 
 function validateCrossField(f: Fields): Checked {
   const dstport = f.dstport ?? DEFAULT_DSTPORT;
+  // node:dgram sets no per-socket TTL/TOS for unicast sends and has no IP_MTU_DISCOVER: refuse, don't ignore.
+  if (f.io === 'dgram') {
+    for (const o of [f.ttl, f.tos, f.df]) if (o !== undefined) fail(o.raw, 'needs --io native: node:dgram cannot set the outer TTL, TOS or DF bit');
+  }
 
   // --fdb 00:00:00:00:00:00=IP is the kernel's way to write a default destination, i.e. --remote IP.
   // `remote` is the one place default destinations live, so the entry moves there; it cannot keep a port or
@@ -909,6 +939,9 @@ function resolveDefaults(c: Checked): UpConfig {
     // Present only when set (defaults.ts DEFAULT_LEARNING / DEFAULT_AGEING apply otherwise, in instance.ts).
     ...(f.learning === true ? { learning: true } : {}),
     ...(f.ageing === undefined ? {} : { ageing: f.ageing }),
+    ...(f.ttl === undefined ? {} : { ttl: f.ttl.value }),
+    ...(f.tos === undefined ? {} : { tos: f.tos.value }),
+    ...(f.df === undefined ? {} : { df: f.df.value }),
     ...(f.metrics === undefined ? {} : { metrics: Object.freeze({ ...f.metrics }) }),
     ...(f.trace === true ? { trace: true } : {}),
     ...(f.pcap === undefined ? {} : { pcap: f.pcap }),

@@ -33,6 +33,15 @@ export const DEFAULT_AGEING = 300;
 export const AGEING_MIN = 0;
 export const AGEING_MAX = 0xffff_ffff;
 
+/**
+ * Outer header: `--ttl N` (default: the route's hop limit, normally 64, as the kernel's `ttl auto`), `--tos N`
+ * (default 0; the ECN bits, 0x03, are always 0 here), `--df set|unset` (default unset, the kernel's).
+ */
+export const TTL_MIN = 1;
+export const TTL_MAX = 255;
+export const TOS_MIN = 0;
+export const TOS_MAX = 255;
+
 /** `--quiet`: off, i.e. the counters JSON line is printed on stderr at exit. */
 export const DEFAULT_QUIET = false;
 

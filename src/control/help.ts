@@ -108,6 +108,20 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
                         0 = never. Default: ${DEFAULT_AGEING}.
                           kernel: ip link add ... ageing SECONDS
 
+Outer header (--io native only)
+  --ttl N               outer TTL / hop limit, 1..255. Default: the route's (normally 64), like
+                        the kernel's 'ttl auto'. 'inherit' is not supported yet.
+                          kernel: ip link add ... ttl N
+  --tos N               outer TOS / traffic class, 0..255 in decimal (46 << 2 = 184 for EF). The
+                        ECN bits (0x03) stay 0: the kernel copies them from the inner packet
+                        (RFC 6040), which this version does not do yet. 'inherit' is not supported yet.
+                        Default: 0.
+                          kernel: ip link add ... tos N
+  --df set|unset        the outer IPv4 DF bit. Default: unset, the kernel's. Either way vxlan-user
+                        never lets the host fragment: oversize frames are dropped and answered with
+                        ICMP "fragmentation needed" (see docs/kernel-parity.md).
+                          kernel: ip link add ... df set|unset
+
 Program
   --config FILE         read the settings above from a YAML or JSON file: 'version: ${CONFIG_SCHEMA_VERSION}', keys
                         named like the long options (docs/config.md). Flags given as well: single

@@ -108,6 +108,19 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     throw udpError(e as NodeJS.ErrnoException, bindAddr, cfg.dstport);
   }
   undo.push('close UDP socket', () => udp.close());
+  // Outer header settings (--ttl, --tos, --df): socket-wide; config refuses them with --io dgram.
+  if (udp instanceof NativeUdpBind) {
+    const outer: ['ttl' | 'tos' | 'df', number | undefined][] = [
+      ['ttl', cfg.ttl],
+      ['tos', cfg.tos === undefined ? undefined : cfg.tos & ~3], // ECN bits: not ours to set (kernel: from the inner packet)
+      ['df', cfg.df === undefined ? undefined : cfg.df === 'set' ? 1 : 0],
+    ];
+    for (const [what, value] of outer) {
+      if (value === undefined) continue;
+      const err = udp.setIpOption(what, value);
+      if (err !== 0) throw new VxlanUserError('EHOST', `cannot set the outer ${what} to ${value} on the UDP socket (errno ${-err})`);
+    }
+  }
 
   // 4. Link.
   const macNum = cfg.mac !== undefined ? macParse(cfg.mac)! : macRandomLocal(randomBytes(6));

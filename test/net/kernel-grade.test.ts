@@ -180,4 +180,29 @@ describe.skipIf(gate.skip)('kernel-grade behaviour on real namespaces', () => {
     await tcpTransfer(t, N2, N1, N1.overlay, 8, 5101);
     await tcpTransfer(t, N2, N1, '2001:db8::21', 8, 5102);
   });
+
+  it('--ttl / --tos / --df: the outer header on the underlay carries them (tcpdump on the peer), the default does not', async () => {
+    const t = await topology('outer', [N1, N2]);
+    const stat = (self: Node, peer: Node): string[] => [...base(self), '--neigh', `${peer.overlay}=${peer.mac}`, '--fdb', `${peer.mac}=${peer.underlay}`];
+    await up(t, N1, [...stat(N1, N2), '--ttl', '33', '--tos', '184', '--df', 'set']);
+    await up(t, N2, stat(N2, N1));
+    // n1 → n2: tos 0xb8, ttl 33, DF.
+    expect(await captureOne(t, N2, N1.underlay, () => ping(t, N1, N2.overlay, 2))).toMatch(/tos 0xb8, ttl 33, .*flags \[DF\]/);
+    // n2 (defaults) → n1, captured on n2's eth0 as it leaves: tos 0, ttl 64, no DF (the kernel's defaults).
+    expect(await captureOne(t, N2, N2.underlay, () => ping(t, N2, N1.overlay, 2))).toMatch(/tos 0x0, ttl 64, .*flags \[none\]/);
+  });
 });
+
+/** Runs `action` while tcpdump on `node`'s eth0 waits for one VXLAN datagram from `src`; returns tcpdump -v's line. */
+async function captureOne(t: Topology, node: Node, src: string, action: () => Promise<unknown>): Promise<string> {
+  const tcpdump = t.spawn(node.name, 'tcpdump', ['-l', '-i', 'eth0', '-c', '1', '-nn', '-v', `udp dst port 4899 and src host ${src}`]);
+  let out = '';
+  let err = '';
+  tcpdump.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  tcpdump.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const done = new Promise<void>((r) => tcpdump.once('exit', () => r()));
+  for (let i = 0; i < 200 && !err.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
+  await action();
+  await done;
+  return out;
+}

@@ -23,6 +23,7 @@ export interface NativeAddon {
   sockaddrWrite(table: Buffer, slot: number, addr: string, port: number): 4 | 6;
   recvBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array): number;
   udpEnableOffload(fd: number, what: 'gso' | 'gro'): number;
+  udpSetIpOption(fd: number, what: 'ttl' | 'tos' | 'df', value: number): number;
   sendBatch(
     fd: number,
     buf: Buffer,

@@ -59,6 +59,14 @@ export class NativeUdpBind implements UdpBind {
     return native().udpEnableOffload(this.fd, what) === 0;
   }
 
+  /**
+   * Outer-header settings for every datagram of this socket: TTL / hop limit, TOS / traffic class, DF (1 set,
+   * 0 clear). Returns 0 or -errno.
+   */
+  setIpOption(what: 'ttl' | 'tos' | 'df', value: number): number {
+    return native().udpSetIpOption(this.fd, what, value);
+  }
+
   onReadable(cb: () => void): void {
     const n = native();
     this.poller = new n.Poller(this.fd, (status) => {

@@ -1,0 +1,41 @@
+// Config front end of the kernel-parity options (issue 3): learning/ageing, outer TTL/TOS/DF, and their refusals.
+import { describe, expect, it } from 'vitest';
+import { parseUpArgs } from '../../src/control/config.js';
+import { ConfigError, UsageError } from '../../src/control/errors.js';
+
+const up = (...a: string[]) => parseUpArgs(['--vni', '1', ...a]).config!;
+
+describe('--learning / --nolearning / --ageing', () => {
+  it('defaults to nolearning (absent from the config) and accepts the kernel spellings', () => {
+    expect(up().learning).toBeUndefined();
+    expect(up('--learning').learning).toBe(true);
+    expect(up('--nolearning').learning).toBeUndefined();
+    expect(up('--learning', '--ageing', '0').ageing).toBe(0);
+  });
+  it('refuses both at once and an ageing out of range', () => {
+    expect(() => up('--learning', '--nolearning')).toThrow(UsageError);
+    expect(() => up('--ageing', '4294967296')).toThrow(/--ageing 4294967296 is out of range: ageing is 0\.\.4294967295 seconds/);
+    expect(() => up('--ageing', '-1')).toThrow(UsageError); // parseArgs: a value starting with '-'
+  });
+});
+
+describe('--ttl / --tos / --df', () => {
+  it('accepts fixed values', () => {
+    const c = up('--ttl', '33', '--tos', '184', '--df', 'set');
+    expect([c.ttl, c.tos, c.df]).toEqual([33, 184, 'set']);
+  });
+  it('refuses out-of-range values, unknown modes and the inherit forms by name', () => {
+    expect(() => up('--ttl', '0')).toThrow(/--ttl 0 is out of range: an IP TTL is 1\.\.255/);
+    expect(() => up('--tos', '256')).toThrow(/--tos 256 is out of range/);
+    expect(() => up('--df', 'maybe')).toThrow(/--df maybe is not a DF mode: use set or unset/);
+    expect(() => up('--tos', 'inherit')).toThrow(/--tos inherit is not supported yet/);
+    expect(() => up('--ttl', 'inherit')).toThrow(/--ttl inherit is not supported yet/);
+    expect(() => up('--df', 'inherit')).toThrow(/--df inherit is not supported yet/);
+  });
+  it('refuses them with --io dgram (exit 2: a ConfigError), saying why', () => {
+    for (const o of [['--ttl', '9'], ['--tos', '8'], ['--df', 'unset']]) {
+      expect(() => up('--io', 'dgram', ...o)).toThrow(ConfigError);
+      expect(() => up('--io', 'dgram', ...o)).toThrow(/needs --io native: node:dgram cannot set the outer TTL, TOS or DF bit/);
+    }
+  });
+});
