@@ -61,6 +61,10 @@ export class Fdb {
   private readonly entries = new Map<number, FdbEntry>();
   private readonly slotOf = new Map<string, number>();
   private nextSlot = 0;
+  /** Destination slots no entry uses any more, ready for reuse (see reclaimSlots). */
+  private freeSlots: number[] = [];
+  /** Slots handed out by intern() for an entry not yet published: never reclaimed under its feet. */
+  private readonly pendingSlots = new Set<number>();
   private readonly udp: UdpBind;
   private readonly defaultPort: number;
   /** The all-zeros entry (default destinations), or undefined when there is none. Read on every flood. */
@@ -231,6 +235,7 @@ export class Fdb {
     const old = this.entries.get(mac);
     if (isStatic && old !== undefined && !old.static) this.learnedCount--;
     this.entries.set(mac, e);
+    this.pendingSlots.clear();
     if (mac === MAC_ZERO) this.defaults = e;
     // Learned remotes come from datagrams that already passed --peers-only: the peer sets stay the static ones.
     if (isStatic) this.rebuildPeers();
@@ -254,13 +259,37 @@ export class Fdb {
     const key = `${ip}|${port}`;
     let slot = this.slotOf.get(key);
     if (slot === undefined) {
-      if (this.nextSlot >= this.udp.destinationSlots)
-        throw new RangeError(`too many distinct remotes: at most ${this.udp.destinationSlots}`);
-      slot = this.nextSlot++;
+      if (this.freeSlots.length === 0 && this.nextSlot >= this.udp.destinationSlots) this.reclaimSlots();
+      if (this.freeSlots.length > 0) slot = this.freeSlots.pop()!;
+      else if (this.nextSlot < this.udp.destinationSlots) slot = this.nextSlot++;
+      else throw new RangeError(`too many distinct remotes: at most ${this.udp.destinationSlots}`);
       this.udp.setDestination(slot, ip, port);
       this.slotOf.set(key, slot);
     }
+    this.pendingSlots.add(slot);
     return slot;
+  }
+
+  /**
+   * Frees the destination slots that no published entry refers to any more (remotes deleted, replaced, moved
+   * or aged out), so months of `fdb replace` and learning never exhaust the table. Runs only when the table is
+   * full, on the control path or in a learning step — never per packet in steady state. Safe because every
+   * change happens between batches on the one event loop: no queued send refers to a slot of a removed entry.
+   */
+  private reclaimSlots(): void {
+    const used = new Set<number>(this.pendingSlots);
+    for (const e of this.entries.values()) for (const r of e.remotes) used.add(r.slot);
+    for (const [key, slot] of this.slotOf) {
+      if (!used.has(slot)) {
+        this.slotOf.delete(key);
+        this.freeSlots.push(slot);
+      }
+    }
+  }
+
+  /** Destination slots in use by the table (for `show` and tests). */
+  get slotsInUse(): number {
+    return this.slotOf.size;
   }
 }
 
