@@ -10,6 +10,7 @@ import { formatMainHelp } from '../control/help.js';
 import { runUp } from './up.js';
 import { runCtl, type CtlCommand } from './ctl.js';
 import { runPlan } from './plan.js';
+import { runDemo } from './demo.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCtl(cmd satisfies CtlCommand, rest);
     case 'plan':
       return runPlan(rest);
+    case 'demo':
+      return runDemo(rest);
     case 'version':
     case '--version':
     case '-V':

@@ -28,6 +28,8 @@ kernel's vxlan driver. It needs only /dev/net/tun and CAP_NET_ADMIN.
 
 Commands:
   up        run one VTEP in the foreground until SIGINT/SIGTERM  (vxlan-user up --help)
+  demo      build the seed overlay in network namespaces and show it working (vxlan-user demo --help)
+  plan      print what 'up' would configure, or the kernel's iproute2 commands (--as-kernel)
   fdb       add|append|replace|del|show FDB entries of a running VTEP, like 'bridge fdb'
   neigh     add|replace|del|show its static (proxy-ARP) neighbours, like 'ip neigh'
   stats     its counters: delivered and dropped, by reason  [--json] [--watch]
@@ -125,7 +127,18 @@ Outer header (--io native only)
 Program
   --config FILE         read the settings above from a YAML or JSON file: 'version: ${CONFIG_SCHEMA_VERSION}', keys
                         named like the long options (docs/config.md). Flags given as well: single
-                        values override the file, repeatable ones add to its lists.
+                        values override the file, repeatable ones add to its lists. A file with a
+                        'nodes:' list describes the whole overlay (docs/overlay.md): each node
+                        derives its FDB, neighbours and routes from the other nodes.
+  --node NAME           which node of a whole-overlay --config this is. Default: the node whose
+                        underlay IP is an address of this host.
+  --trace               one tcpdump-style line per packet on stderr: direction, outer and inner
+                        headers, and the decision (FDB row, flood, proxy-ARP, delivery) or the drop
+                        reason. Rate-limited (50 lines/s after a burst of 200). Costs nothing off.
+  --pcap FILE           write the inner frames, the VXLAN datagrams (outer Ethernet/IP/UDP headers
+                        synthesised) and the dropped packets to FILE as pcapng, one interface per
+                        side. On a port other than 4789, tell tshark/Wireshark it is VXLAN:
+                          tshark -r FILE -d udp.port==${SEED_VXLAN_PORT},vxlan
   --io MODE             UDP path: native (batched syscalls through the addon) or dgram
                         (node:dgram, portable and slow). Default: ${DEFAULT_IO}.
   --offload on|off      kernel offloads: TAP TSO + checksum offload (64 KiB TCP super-frames,
@@ -176,6 +189,5 @@ Exit codes
 
 Not supported
   A multicast underlay (the kernel's 'group' option): list the peers with --remote instead.
-  The whole-overlay file form (a 'nodes:' key) comes in a later version.
 `;
 }

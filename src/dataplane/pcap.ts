@@ -302,3 +302,48 @@ export class PcapWriter implements PacketObserver {
 function describeFdb(e: FdbEntry): string {
   return `${macFormat(e.mac)} -> ${e.remotes.map((r) => `${r.ip}:${r.port}`).join(', ')}`;
 }
+
+/** One packet of a pcapng file, as readPcapng returns it. */
+export interface PcapngPacket {
+  readonly iface: number;
+  /** Microseconds since the epoch. */
+  readonly tsUs: number;
+  readonly data: Buffer;
+  /** epb_flags (direction in bits 0-1), 0 when absent. */
+  readonly flags: number;
+  readonly comment: string | undefined;
+}
+
+/**
+ * Reads the enhanced packet blocks of a little-endian pcapng file (what PcapWriter writes), for the demo's
+ * walk and the tests. Other block types are skipped; a truncated last block ends the list.
+ */
+export function readPcapng(file: Buffer): PcapngPacket[] {
+  const out: PcapngPacket[] = [];
+  let at = 0;
+  while (at + 12 <= file.length) {
+    const type = file.readUInt32LE(at);
+    const len = file.readUInt32LE(at + 4);
+    if (len < 12 || at + len > file.length) break;
+    if (type === BT_EPB) {
+      const iface = file.readUInt32LE(at + 8);
+      const tsUs = file.readUInt32LE(at + 12) * 2 ** 32 + file.readUInt32LE(at + 16);
+      const cap = file.readUInt32LE(at + 20);
+      const data = Buffer.from(file.subarray(at + 28, at + 28 + cap));
+      let flags = 0;
+      let comment: string | undefined;
+      let o = at + 28 + pad4(cap);
+      while (o + 4 <= at + len - 4) {
+        const code = file.readUInt16LE(o);
+        const olen = file.readUInt16LE(o + 2);
+        if (code === OPT_END) break;
+        if (code === EPB_FLAGS && olen === 4) flags = file.readUInt32LE(o + 4);
+        if (code === OPT_COMMENT) comment = file.toString('utf8', o + 4, o + 4 + olen);
+        o += 4 + pad4(olen);
+      }
+      out.push({ iface, tsUs, data, flags, comment });
+    }
+    at += len;
+  }
+  return out;
+}

@@ -43,6 +43,13 @@ export function underlayPrefix(ov: Overlay): number {
   return Math.max(8, Math.min(24, p));
 }
 
+/** The network address of `ip/prefix`. */
+function networkText(ip: string, prefix: number): string {
+  const b = ipaddr.parse(ip).toByteArray();
+  for (let i = 0; i < b.length; i++) b[i] = b[i]! & (0xff << (8 - Math.max(0, Math.min(8, prefix - i * 8)))) & 0xff;
+  return ipaddr.fromByteArray(b).toString();
+}
+
 /** `10.234.111.0/24` → the address `n` hosts into it: `10.234.111.10` for n = 10. */
 export function hostInSubnet(cidr: string, n: number): string {
   const [net] = ipaddr.parseCIDR(cidr);
@@ -67,7 +74,7 @@ export async function buildOverlayTestbed(
 ): Promise<OverlayTestbed> {
   const names = ov.nodes.map((n, i) => (HOST_RE.test(n.node) ? n.node : `n${i + 1}`));
   const plen = underlayPrefix(ov);
-  progress(`underlay: a switch and ${ov.nodes.length} node namespaces on ${hostInSubnet(`${ov.nodes[0]!.local}/${plen}`, 0)}/${plen}`);
+  progress(`underlay: a switch and ${ov.nodes.length} node namespaces on ${networkText(ov.nodes[0]!.local, plen)}/${plen}`);
   const topo = await buildTopology({
     prefix,
     nodes: ov.nodes.map((n, i) => ({ name: names[i]!, underlayIp: n.local, underlayPrefix: plen })),
