@@ -3,9 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { Fdb } from '../../src/dataplane/fdb.js';
 import { FakeUdpBind } from '../../src/platform/fake/fake.js';
 
+/** A fake socket with only 4 destination slots, recording what each slot points at. */
 class SmallUdp extends FakeUdpBind {
-  override readonly destinationSlots = 4;
   readonly table = new Map<number, string>();
+  constructor() {
+    super();
+    Object.defineProperty(this, 'destinationSlots', { value: 4 });
+  }
   override setDestination(slot: number, ip: string, port: number): void {
     super.setDestination(slot, ip, port);
     this.table.set(slot, `${ip}:${port}`);
