@@ -185,12 +185,17 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   if (fam < 0) return ThrowType(env, "udpOpen: not an IP address");
   int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) return ThrowErrno(env, errno, "socket");
+  // IP_RECVTOS / IPV6_RECVTCLASS: every received datagram carries its outer TOS as a control message, which
+  // recvBatch hands out when asked (ECN decapsulation needs the outer CE mark).
   if (fam == AF_INET6) {
     int one = 1;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
     int pmtu = IPV6_PMTUDISC_DONT;
     setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof pmtu);
   } else {
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof one);
     int pmtu = IP_PMTUDISC_DONT;
     setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
   }
@@ -263,8 +268,16 @@ Napi::Value UdpSetIpOption(const Napi::CallbackInfo& info) {
     int mode = v6 ? (value ? IPV6_PMTUDISC_PROBE : IPV6_PMTUDISC_DONT) : (value ? IP_PMTUDISC_PROBE : IP_PMTUDISC_DONT);
     r = v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &mode, sizeof mode)
            : setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof mode);
+  } else if (what == "nocheck") {
+    // --noudpcsum (IPv4): send UDP checksums of zero. The kernel then refuses UDP_SEGMENT sends (EINVAL).
+    r = v6 ? -1 : setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &value, sizeof value);
+    if (v6) errno = EAFNOSUPPORT;
+  } else if (what == "nocheck6tx" || what == "nocheck6rx") {
+    // --udp6zerocsumtx / --udp6zerocsumrx (IPv6, RFC 6935): send zero checksums / accept them on receive.
+    r = !v6 ? -1 : setsockopt(fd, SOL_UDP, what == "nocheck6tx" ? UDP_NO_CHECK6_TX : UDP_NO_CHECK6_RX, &value, sizeof value);
+    if (!v6) errno = EAFNOSUPPORT;
   } else {
-    return ThrowType(env, "udpSetIpOption: ttl, tos or df");
+    return ThrowType(env, "udpSetIpOption: ttl, tos, df, nocheck, nocheck6tx or nocheck6rx");
   }
   return Napi::Number::New(env, r < 0 ? -errno : 0);
 }
@@ -287,7 +300,10 @@ Napi::Value SockaddrWrite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fam == AF_INET ? 4 : 6);
 }
 
-// recvBatch(fd, buf, offsets: Uint32Array, maxLen, count, lens: Int32Array, addrs: Buffer, gro?: Uint16Array): n
+// recvBatch(fd, buf, offsets: Uint32Array, maxLen, count, lens: Int32Array, addrs: Buffer, gro?: Uint16Array,
+//           tos?: Uint8Array): n
+// With `tos`, tos[i] is the outer TOS / traffic class of datagram i (IP_RECVTOS / IPV6_RECVTCLASS, on since
+// udpOpen). The kernel's UDP GRO merges only datagrams with equal TOS, so one value covers a GRO train.
 // With UDP_GRO enabled on the socket, one "datagram" may be several coalesced ones of gro[i] bytes each (the
 // last may be shorter); gro[i] = 0 means a single datagram.
 // One recvmmsg(MSG_DONTWAIT). Datagram i lands at buf[offsets[i]]; lens[i] is its length, or -1 when it was
@@ -304,10 +320,15 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   bool haveGro = info.Length() > 7 && info[7].IsTypedArray();
   Napi::Uint16Array gro;
   if (haveGro) gro = info[7].As<Napi::Uint16Array>();
+  bool haveTos = info.Length() > 8 && info[8].IsTypedArray();
+  Napi::Uint8Array tos;
+  if (haveTos) tos = info[8].As<Napi::Uint8Array>();
   if (count > kMaxBatch || count > offs.ElementLength() || count > lens.ElementLength() ||
-      count * kSockaddrSlot > addrs.Length() || (haveGro && count > gro.ElementLength()))
+      count * kSockaddrSlot > addrs.Length() || (haveGro && count > gro.ElementLength()) ||
+      (haveTos && count > tos.ElementLength()))
     return ThrowType(env, "recvBatch: count too big");
-  alignas(cmsghdr) thread_local uint8_t rcmsgs[kMaxBatch][CMSG_SPACE(sizeof(int))];
+  // Room for a UDP_GRO int and an IP_TOS byte / IPV6_TCLASS int.
+  alignas(cmsghdr) thread_local uint8_t rcmsgs[kMaxBatch][2 * CMSG_SPACE(sizeof(int))];
   // Per-thread scratch: too big for the stack, and worker threads may each run a dataplane.
   thread_local mmsghdr msgs[kMaxBatch];
   thread_local iovec iovs[kMaxBatch];
@@ -321,7 +342,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     msgs[i].msg_hdr.msg_iovlen = 1;
     msgs[i].msg_hdr.msg_name = addrs.Data() + i * kSockaddrSlot;
     msgs[i].msg_hdr.msg_namelen = kSockaddrSlot;
-    if (haveGro) {
+    if (haveGro || haveTos) {
       msgs[i].msg_hdr.msg_control = rcmsgs[i];
       msgs[i].msg_hdr.msg_controllen = sizeof rcmsgs[i];
     }
@@ -339,21 +360,31 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   }
   for (int i = 0; i < r; i++) {
     lens[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
-    if (haveGro) {
-      gro[i] = 0;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
-        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+    if (haveGro) gro[i] = 0;
+    if (haveTos) tos[i] = 0;
+    if (haveGro || haveTos) {
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+        if (haveGro && c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
           int v;
           memcpy(&v, CMSG_DATA(c), sizeof v);
           gro[i] = (uint16_t)v;
+        } else if (haveTos && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) {
+          tos[i] = *CMSG_DATA(c);  // one byte (ip_cmsg_recv_tos)
+        } else if (haveTos && c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
+          int v;
+          memcpy(&v, CMSG_DATA(c), sizeof v);
+          tos[i] = (uint8_t)v;
         }
+      }
     }
   }
   return Napi::Number::New(env, r);
 }
 
 // sendBatch(fd, buf, offsets: Uint32Array, lens: Uint32Array, table: Buffer, addrIdx: Uint32Array, count,
-//           result: Int32Array, gso?: Uint16Array): sent
+//           result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): sent
+// With `tos`, message i carries an IP_TOS (IPv4) or IPV6_TCLASS (IPv6) control message with tos[i]: the outer
+// TOS byte, ECN bits included (the dataplane computes it per frame, as the kernel's INET_ECN_encapsulate).
 // With `gso`, a message whose gso[i] > 0 carries a UDP_SEGMENT control message: the kernel cuts it into
 // datagrams of gso[i] bytes (the last may be shorter) — one syscall and one skb walk for up to 64 datagrams.
 // sendmmsg the `count` datagrams; datagram i is buf[offsets[i] .. +lens[i]] to the sockaddr in table slot
@@ -367,13 +398,18 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   auto lens = info[3].As<Napi::Uint32Array>();
   auto table = info[4].As<Napi::Buffer<uint8_t>>();
   auto idx = info[5].As<Napi::Uint32Array>();
-  alignas(cmsghdr) thread_local uint8_t cmsgs[kMaxBatch][CMSG_SPACE(sizeof(uint16_t))];
+  // Room for a UDP_SEGMENT u16 and an IP_TOS / IPV6_TCLASS int.
+  alignas(cmsghdr) thread_local uint8_t cmsgs[kMaxBatch][CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int))];
   uint32_t count = info[6].As<Napi::Number>().Uint32Value();
   auto result = info[7].As<Napi::Int32Array>();
   bool haveGso = info.Length() > 8 && info[8].IsTypedArray();
   Napi::Uint16Array gso;
   if (haveGso) gso = info[8].As<Napi::Uint16Array>();
   if (haveGso && count > gso.ElementLength()) return ThrowType(env, "sendBatch: gso array too short");
+  bool haveTos = info.Length() > 9 && info[9].IsTypedArray();
+  Napi::Uint8Array tos;
+  if (haveTos) tos = info[9].As<Napi::Uint8Array>();
+  if (haveTos && count > tos.ElementLength()) return ThrowType(env, "sendBatch: tos array too short");
   if (count > kMaxBatch || count > offs.ElementLength() || count > lens.ElementLength() ||
       count > idx.ElementLength() || result.ElementLength() < 4)
     return ThrowType(env, "sendBatch: count too big");
@@ -394,6 +430,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     msgs[i].msg_hdr.msg_iovlen = 1;
     msgs[i].msg_hdr.msg_name = sa;
     msgs[i].msg_hdr.msg_namelen = fam == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    size_t clen = 0;
     if (haveGso && gso[i] > 0) {
       cmsghdr* c = reinterpret_cast<cmsghdr*>(cmsgs[i]);
       c->cmsg_level = SOL_UDP;
@@ -401,8 +438,21 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
       uint16_t seg = gso[i];
       memcpy(CMSG_DATA(c), &seg, sizeof seg);
+      clen = CMSG_SPACE(sizeof(uint16_t));
+    }
+    if (haveTos) {
+      // The outer TOS / traffic class of this message (and of every datagram of its GSO train).
+      cmsghdr* c = reinterpret_cast<cmsghdr*>(cmsgs[i] + clen);
+      c->cmsg_level = fam == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      c->cmsg_type = fam == AF_INET6 ? IPV6_TCLASS : IP_TOS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      int t = tos[i];
+      memcpy(CMSG_DATA(c), &t, sizeof t);
+      clen += CMSG_SPACE(sizeof(int));
+    }
+    if (clen != 0) {
       msgs[i].msg_hdr.msg_control = cmsgs[i];
-      msgs[i].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+      msgs[i].msg_hdr.msg_controllen = clen;
     }
   }
   int32_t sent = 0, full = 0, failed = 0, lastErr = 0;

@@ -73,8 +73,8 @@ export interface UpConfig {
   readonly ageing?: number;
   /** `--ttl N`: outer TTL / hop limit; undefined = the route's (normally 64). */
   readonly ttl?: number;
-  /** `--tos N`: outer TOS / traffic class (ECN bits cleared); undefined = 0. */
-  readonly tos?: number;
+  /** `--tos N|inherit`: outer TOS / traffic class (ECN bits from the inner packet); undefined = 0. */
+  readonly tos?: number | 'inherit';
   /** `--df set|unset`: the outer DF bit (IPv4); undefined = unset. */
   readonly df?: 'set' | 'unset';
   /** `--trace`: one tcpdump-style line per packet on stderr, with the decision or drop reason (rate-limited). */

@@ -663,7 +663,7 @@ interface Fields {
   readonly learning?: boolean;
   readonly ageing?: number;
   readonly ttl?: { readonly raw: Raw; readonly value: number };
-  readonly tos?: { readonly raw: Raw; readonly value: number };
+  readonly tos?: { readonly raw: Raw; readonly value: number | 'inherit' };
   readonly df?: { readonly raw: Raw; readonly value: 'set' | 'unset' };
   readonly addr: readonly AddrItem[];
   readonly remote: readonly IpItem[];
@@ -732,8 +732,8 @@ function validateFields(raw: RawUp): Fields {
       if (r.value === 'inherit' || r.value === 'auto') fail(r, `is not supported yet: give a fixed hop limit ${TTL_MIN}..${TTL_MAX} (the default is the route's, normally 64)`);
       return { raw: r, value: int(r, TTL_MIN, TTL_MAX, `an IP TTL is ${TTL_MIN}..${TTL_MAX}`) };
     }),
-    tos: opt(s.tos, (r) => {
-      if (r.value === 'inherit') fail(r, `is not supported yet: give a fixed value ${TOS_MIN}..${TOS_MAX} (the ECN bits are taken from the inner packet by the kernel; here they stay 0)`);
+    tos: opt(s.tos, (r): { raw: Raw; value: number | 'inherit' } => {
+      if (r.value === 'inherit') return { raw: r, value: 'inherit' };
       return { raw: r, value: int(r, TOS_MIN, TOS_MAX, `a TOS byte is ${TOS_MIN}..${TOS_MAX}`) };
     }),
     df: opt(s.df, (r) => {

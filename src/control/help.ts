@@ -114,11 +114,11 @@ Outer header (--io native only)
   --ttl N               outer TTL / hop limit, 1..255. Default: the route's (normally 64), like
                         the kernel's 'ttl auto'. 'inherit' is not supported yet.
                           kernel: ip link add ... ttl N
-  --tos N               outer TOS / traffic class, 0..255 in decimal (46 << 2 = 184 for EF). The
-                        ECN bits (0x03) stay 0: the kernel copies them from the inner packet
-                        (RFC 6040), which this version does not do yet. 'inherit' is not supported yet.
-                        Default: 0.
-                          kernel: ip link add ... tos N
+  --tos N|inherit       outer TOS / traffic class, 0..255 in decimal (46 << 2 = 184 for EF), or
+                        'inherit' (copy the inner packet's DSCP). The ECN bits (0x03) always
+                        follow the inner packet as the kernel's (inner CE leaves as ECT(0)); an
+                        outer CE marks the inner packet CE on receive. Default: 0.
+                          kernel: ip link add ... tos N|inherit
   --df set|unset        the outer IPv4 DF bit. Default: unset, the kernel's. Either way vxlan-user
                         never lets the host fragment: oversize frames are dropped and answered with
                         ICMP "fragmentation needed" (see docs/kernel-parity.md).

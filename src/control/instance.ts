@@ -18,6 +18,7 @@ import { Vtep } from '../dataplane/vtep.js';
 import { LinuxTap } from '../platform/linux/tap.js';
 import { native } from '../platform/linux/native.js';
 import { NativeUdpBind } from '../platform/linux/udp-native.js';
+import { TOS_INHERIT } from '../dataplane/ecn.js';
 import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
 import type { UdpBind } from '../platform/types.js';
 import { macFormat, macParse, macRandomLocal } from '../wire/mac.js';
@@ -112,7 +113,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   if (udp instanceof NativeUdpBind) {
     const outer: ['ttl' | 'tos' | 'df', number | undefined][] = [
       ['ttl', cfg.ttl],
-      ['tos', cfg.tos === undefined ? undefined : cfg.tos & ~3], // ECN bits: not ours to set (kernel: from the inner packet)
+      // The per-datagram IP_TOS control message (ECN, inherit) overrides this; it covers any send without one.
+      ['tos', cfg.tos === undefined || cfg.tos === 'inherit' ? undefined : cfg.tos & ~3],
       ['df', cfg.df === undefined ? undefined : cfg.df === 'set' ? 1 : 0],
     ];
     for (const [what, value] of outer) {
@@ -148,6 +150,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     rxCoalesce: cfg.offload !== 'off',
     learning: cfg.learning ?? DEFAULT_LEARNING,
     ageing: cfg.ageing ?? DEFAULT_AGEING,
+    tos: cfg.tos === 'inherit' ? TOS_INHERIT : cfg.tos ?? 0,
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);

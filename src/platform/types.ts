@@ -41,18 +41,27 @@ export interface UdpBind {
   /** Human-readable name of the I/O path, for logs and `show`: e.g. "native recvmmsg/sendmmsg". */
   readonly ioPath: string;
   /**
+   * True when sendBatch honours `tos` (an IP_TOS / IPV6_TCLASS control message per message) and recvBatch
+   * fills `tos` with each datagram's outer TOS: what ECN encapsulation/decapsulation and `--tos inherit` need.
+   * The dgram fallback has neither and refuses a `tos` array (throws).
+   */
+  readonly perPacketTos: boolean;
+  /**
    * Receives datagrams until none is left or `count` arrived. Datagram i lands at `buf[offsets[i]]`; `lens[i]`
    * is its length or -1 when it was longer than `maxLen`. Its source address is stored in slot i of `addrs`
-   * (SOCKADDR_SLOT bytes each, a Linux sockaddr_in/sockaddr_in6). Returns the count.
+   * (SOCKADDR_SLOT bytes each, a Linux sockaddr_in/sockaddr_in6). With `tos` (perPacketTos only), tos[i] is
+   * the datagram's outer TOS / traffic class (one value for a UDP GRO train: the kernel merges only equal TOS).
+   * Returns the count.
    */
-  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array): number;
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array, tos?: Uint8Array): number;
   /**
    * Sends `count` datagrams: i is `buf[offsets[i] .. +lens[i]]` to destination slot `dest[i]` (set with
    * setDestination). Fills `result` = [sent, droppedBecauseFull, refused, lastErrno] (in entries). Returns sent.
    * With `gso`, an entry whose gso[i] > 0 is a train of datagrams of gso[i] bytes each (the last may be
    * shorter), sent as one UDP GSO message (UDP_SEGMENT) — or split by the implementation when it has no GSO.
+   * With `tos` (perPacketTos only), entry i leaves with outer TOS / traffic class tos[i] (its whole train).
    */
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array): number;
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number;
   /** Control plane: (re)defines destination slot `slot` as ip:port. */
   setDestination(slot: number, ip: string, port: number): void;
   /**

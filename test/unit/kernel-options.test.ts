@@ -28,9 +28,12 @@ describe('--ttl / --tos / --df', () => {
     expect(() => up('--ttl', '0')).toThrow(/--ttl 0 is out of range: an IP TTL is 1\.\.255/);
     expect(() => up('--tos', '256')).toThrow(/--tos 256 is out of range/);
     expect(() => up('--df', 'maybe')).toThrow(/--df maybe is not a DF mode: use set or unset/);
-    expect(() => up('--tos', 'inherit')).toThrow(/--tos inherit is not supported yet/);
     expect(() => up('--ttl', 'inherit')).toThrow(/--ttl inherit is not supported yet/);
     expect(() => up('--df', 'inherit')).toThrow(/--df inherit is not supported yet/);
+  });
+  it('accepts --tos inherit (copy the inner DSCP)', () => {
+    expect(up('--tos', 'inherit').tos).toBe('inherit');
+    expect(() => up('--io', 'dgram', '--tos', 'inherit')).toThrow(/needs --io native/);
   });
   it('refuses them with --io dgram (exit 2: a ConfigError), saying why', () => {
     for (const o of [['--ttl', '9'], ['--tos', '8'], ['--df', 'unset']]) {

@@ -64,6 +64,8 @@ export interface FakeDatagram {
   readonly data: Buffer;
   readonly ip: string;
   readonly port: number;
+  /** Outer TOS / traffic class (ECN in the low 2 bits): given to recvBatch, recorded by sendBatch. */
+  readonly tos?: number;
 }
 
 export class FakeUdpBind implements UdpBind {
@@ -71,6 +73,7 @@ export class FakeUdpBind implements UdpBind {
   readonly localAddress: string;
   readonly localPort: number;
   readonly ioPath = 'fake (in memory)';
+  readonly perPacketTos = true;
   readonly destinationSlots = 4096;
   readonly inbox: FakeDatagram[] = [];
   readonly sent: FakeDatagram[] = [];
@@ -88,8 +91,8 @@ export class FakeUdpBind implements UdpBind {
     this.family = isIPv6(localAddress) ? 6 : 4;
   }
 
-  inject(data: Buffer, ip = '192.0.2.2', port = 4789): void {
-    this.inbox.push({ data: Buffer.from(data), ip, port });
+  inject(data: Buffer, ip = '192.0.2.2', port = 4789, tos = 0): void {
+    this.inbox.push({ data: Buffer.from(data), ip, port, tos });
   }
 
   wake(): void {
@@ -100,10 +103,11 @@ export class FakeUdpBind implements UdpBind {
     this.dests[slot] = { data: Buffer.alloc(0), ip, port };
   }
 
-  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number {
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, _gro?: Uint16Array, tos?: Uint8Array): number {
     let n = 0;
     while (n < count && this.inbox.length > 0) {
       const d = this.inbox.shift()!;
+      if (tos !== undefined) tos[n] = d.tos ?? 0;
       if (d.data.length > maxLen) lens[n] = -1;
       else {
         d.data.copy(buf, offsets[n]!);
@@ -123,7 +127,7 @@ export class FakeUdpBind implements UdpBind {
     return what === 'gso' && this.gso;
   }
 
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array): number {
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number {
     let sent = 0;
     const full = Math.min(this.failNextFull, count);
     this.failNextFull -= full;
@@ -134,7 +138,7 @@ export class FakeUdpBind implements UdpBind {
       if (g > 0) this.gsoSends++;
       for (let at = offsets[i]!; at < end; at += g > 0 ? g : lens[i]!) {
         const stop = g > 0 ? Math.min(at + g, end) : end;
-        this.sent.push({ data: Buffer.from(buf.subarray(at, stop)), ip: d.ip, port: d.port });
+        this.sent.push({ data: Buffer.from(buf.subarray(at, stop)), ip: d.ip, port: d.port, tos: tos?.[i] ?? 0 });
       }
       sent++;
     }

@@ -13,6 +13,12 @@ export interface NativePoller {
   close(): void;
 }
 
+/**
+ * Socket-wide settings of udpSetIpOption: outer TTL / TOS / DF, and the UDP checksum options (`nocheck` =
+ * SO_NO_CHECK for IPv4 `--noudpcsum`; `nocheck6tx` / `nocheck6rx` = UDP_NO_CHECK6_TX / _RX for IPv6).
+ */
+export type UdpIpOption = 'ttl' | 'tos' | 'df' | 'nocheck' | 'nocheck6tx' | 'nocheck6rx';
+
 export interface NativeAddon {
   tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean, blocking?: boolean): [number, string];
   tapSetOffload(fd: number, flags: number): number;
@@ -21,9 +27,9 @@ export interface NativeAddon {
   writeFrame(fd: number, buf: Buffer, off: number, len: number): number;
   udpOpen(addr: string, port: number, ifname: string, rcvbuf: number, sndbuf: number): [number, number];
   sockaddrWrite(table: Buffer, slot: number, addr: string, port: number): 4 | 6;
-  recvBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array): number;
+  recvBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array, tos?: Uint8Array): number;
   udpEnableOffload(fd: number, what: 'gso' | 'gro'): number;
-  udpSetIpOption(fd: number, what: 'ttl' | 'tos' | 'df', value: number): number;
+  udpSetIpOption(fd: number, what: UdpIpOption, value: number): number;
   sendBatch(
     fd: number,
     buf: Buffer,
@@ -34,6 +40,7 @@ export interface NativeAddon {
     count: number,
     result: Int32Array,
     gso?: Uint16Array,
+    tos?: Uint8Array,
   ): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
   constants: {

@@ -23,6 +23,8 @@ export class DgramUdpBind implements UdpBind {
   readonly localAddress: string;
   readonly localPort: number;
   readonly ioPath = 'dgram (portable, one syscall per datagram)';
+  /** node:dgram has no per-send TOS and no IP_RECVTOS: outer ECN stays Not-ECT and is not read on receive. */
+  readonly perPacketTos = false;
   readonly destinationSlots = 4096;
   /** Datagrams dropped because the send ring or the receive queue was full. */
   ringFull = 0;
@@ -96,7 +98,8 @@ export class DgramUdpBind implements UdpBind {
     this.dests[slot] = { ip, port };
   }
 
-  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer): number {
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, _gro?: Uint16Array, tos?: Uint8Array): number {
+    if (tos !== undefined) throw new Error('the dgram fallback cannot read the outer TOS (no IP_RECVTOS in node:dgram)');
     let n = 0;
     while (n < count && this.rxLen > 0) {
       const msg = this.rxMsgs[this.rxHead]!;
@@ -121,7 +124,8 @@ export class DgramUdpBind implements UdpBind {
   }
 
   /** No GSO here: callers never pass `gso` after enableOffload('gso') returned false. */
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array): number {
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, _gso?: Uint16Array, tos?: Uint8Array): number {
+    if (tos !== undefined) throw new Error('the dgram fallback cannot set a per-datagram TOS (no IP_TOS control message in node:dgram)');
     let sent = 0;
     let full = 0;
     let refused = 0;

@@ -5,7 +5,7 @@
  */
 import { isIPv6 } from 'node:net';
 import type { UdpBind } from '../types.js';
-import { native, type NativePoller } from './native.js';
+import { native, type NativePoller, type UdpIpOption } from './native.js';
 
 export interface UdpOpenOptions {
   /** Local address; '0.0.0.0' or '::' for the wildcard. */
@@ -25,6 +25,7 @@ export class NativeUdpBind implements UdpBind {
   readonly localAddress: string;
   readonly localPort: number;
   readonly ioPath = 'native recvmmsg/sendmmsg';
+  readonly perPacketTos = true;
   readonly destinationSlots: number;
   private fd: number;
   private table: Buffer;
@@ -47,12 +48,12 @@ export class NativeUdpBind implements UdpBind {
     native().sockaddrWrite(this.table, slot, ip, port);
   }
 
-  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array): number {
-    return native().recvBatch(this.fd, buf, offsets, maxLen, count, lens, addrs, gro);
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array, tos?: Uint8Array): number {
+    return native().recvBatch(this.fd, buf, offsets, maxLen, count, lens, addrs, gro, tos);
   }
 
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array): number {
-    return native().sendBatch(this.fd, buf, offsets, lens, this.table, dest, count, result, gso);
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number {
+    return native().sendBatch(this.fd, buf, offsets, lens, this.table, dest, count, result, gso, tos);
   }
 
   enableOffload(what: 'gso' | 'gro'): boolean {
@@ -61,9 +62,9 @@ export class NativeUdpBind implements UdpBind {
 
   /**
    * Outer-header settings for every datagram of this socket: TTL / hop limit, TOS / traffic class, DF (1 set,
-   * 0 clear). Returns 0 or -errno.
+   * 0 clear); UDP checksums (see UdpIpOption). Returns 0 or -errno.
    */
-  setIpOption(what: 'ttl' | 'tos' | 'df', value: number): number {
+  setIpOption(what: UdpIpOption, value: number): number {
     return native().udpSetIpOption(this.fd, what, value);
   }
 
