@@ -77,6 +77,12 @@ export interface UpConfig {
   readonly tos?: number | 'inherit';
   /** `--df set|unset`: the outer DF bit (IPv4); undefined = unset. */
   readonly df?: 'set' | 'unset';
+  /** `--noudpcsum` (IPv4 underlay): send zero UDP checksums (SO_NO_CHECK); absent = on, the kernel's default. */
+  readonly udpcsum?: false;
+  /** `--udp6zerocsumtx` (IPv6 underlay): send zero UDP checksums (UDP_NO_CHECK6_TX). */
+  readonly udp6zerocsumtx?: true;
+  /** `--udp6zerocsumrx` (IPv6 underlay): accept zero UDP checksums (UDP_NO_CHECK6_RX). */
+  readonly udp6zerocsumrx?: true;
   /** `--trace`: one tcpdump-style line per packet on stderr, with the decision or drop reason (rate-limited). */
   readonly trace?: boolean;
   /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */

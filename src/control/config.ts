@@ -84,7 +84,7 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df'] as const;
+export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
@@ -128,6 +128,10 @@ const OPTIONS = {
   ttl: { type: 'string' },
   tos: { type: 'string' },
   df: { type: 'string' },
+  udpcsum: { type: 'boolean' },
+  noudpcsum: { type: 'boolean' },
+  udp6zerocsumtx: { type: 'boolean' },
+  udp6zerocsumrx: { type: 'boolean' },
   node: { type: 'string' },
   trace: { type: 'boolean' },
   pcap: { type: 'string' },
@@ -189,6 +193,11 @@ function parseArgv(argv: readonly string[]): 'help' | { raw: RawUp; configFile: 
   if (values.nolearning === true) {
     if (values.learning === true) throw new UsageError(`--learning and --nolearning contradict each other: give one; ${SEE_HELP}`);
     scalars.learning = { value: false, origin: { key: 'nolearning' } };
+  }
+  // Likewise `noudpcsum` is the kernel's spelling of udpcsum off.
+  if (values.noudpcsum === true) {
+    if (values.udpcsum === true) throw new UsageError(`--udpcsum and --noudpcsum contradict each other: give one; ${SEE_HELP}`);
+    scalars.udpcsum = { value: false, origin: { key: 'noudpcsum' } };
   }
   const lists = {} as Record<ListKey, Raw[]>;
   for (const key of LIST_KEYS) {
@@ -318,6 +327,17 @@ function says(raw: Raw, text: string, noun: string): string {
 
 function str(raw: Raw): string {
   if (typeof raw.value !== 'string') fail(raw, `must be a string, not ${describeType(raw.value)}`);
+  return raw.value;
+}
+
+/** fail() for an on/off flag: `--noudpcsum ...` rather than `--noudpcsum false ...`. */
+function failFlag(raw: Raw, problem: string): never {
+  if (raw.origin.file !== undefined) fail(raw, problem);
+  throw new ConfigError(`--${raw.origin.key} ${problem}`);
+}
+
+function bool(raw: Raw): boolean {
+  if (typeof raw.value !== 'boolean') fail(raw, 'must be true or false');
   return raw.value;
 }
 
@@ -665,6 +685,9 @@ interface Fields {
   readonly ttl?: { readonly raw: Raw; readonly value: number };
   readonly tos?: { readonly raw: Raw; readonly value: number | 'inherit' };
   readonly df?: { readonly raw: Raw; readonly value: 'set' | 'unset' };
+  readonly udpcsum?: { readonly raw: Raw; readonly value: boolean };
+  readonly udp6zerocsumtx?: { readonly raw: Raw; readonly value: boolean };
+  readonly udp6zerocsumrx?: { readonly raw: Raw; readonly value: boolean };
   readonly addr: readonly AddrItem[];
   readonly remote: readonly IpItem[];
   readonly fdb: readonly FdbItem[];
@@ -742,6 +765,9 @@ function validateFields(raw: RawUp): Fields {
       if (v !== 'set' && v !== 'unset') fail(r, 'is not a DF mode: use set or unset');
       return { raw: r, value: v };
     }),
+    udpcsum: opt(s.udpcsum, (r) => ({ raw: r, value: bool(r) })),
+    udp6zerocsumtx: opt(s.udp6zerocsumtx, (r) => ({ raw: r, value: bool(r) })),
+    udp6zerocsumrx: opt(s.udp6zerocsumrx, (r) => ({ raw: r, value: bool(r) })),
     addr: raw.lists.addr.map(addrItem),
     remote: raw.lists.remote.map((r) => ({ raw: r, ip: underlayIp(r, str(r)) })),
     fdb: raw.lists.fdb.map(fdbItem),
@@ -772,6 +798,8 @@ function validateCrossField(f: Fields): Checked {
   // node:dgram sets no per-socket TTL/TOS for unicast sends and has no IP_MTU_DISCOVER: refuse, don't ignore.
   if (f.io === 'dgram') {
     for (const o of [f.ttl, f.tos, f.df]) if (o !== undefined) fail(o.raw, 'needs --io native: node:dgram cannot set the outer TTL, TOS or DF bit');
+    const csum = [f.udpcsum?.value === false ? f.udpcsum : undefined, f.udp6zerocsumtx?.value === true ? f.udp6zerocsumtx : undefined, f.udp6zerocsumrx?.value === true ? f.udp6zerocsumrx : undefined];
+    for (const o of csum) if (o !== undefined) failFlag(o.raw, 'needs --io native: node:dgram cannot change UDP checksum behaviour');
   }
 
   // --fdb 00:00:00:00:00:00=IP is the kernel's way to write a default destination, i.e. --remote IP.
@@ -815,6 +843,12 @@ function validateCrossField(f: Fields): Checked {
     }
   }
   const underlayFamily: Family = first?.ip.family ?? 4;
+  // The kernel's udpcsum applies to an IPv4 underlay, udp6zerocsumtx/rx to IPv6 (RFC 6935): a flag for the
+  // other family would do nothing, so it is refused.
+  if (underlayFamily === 6 && f.udpcsum?.value === false) failFlag(f.udpcsum.raw, 'is for an IPv4 underlay: IPv6 sends UDP checksums unless --udp6zerocsumtx');
+  for (const o of [f.udp6zerocsumtx, f.udp6zerocsumrx]) {
+    if (underlayFamily === 4 && o?.value === true) failFlag(o.raw, 'is for an IPv6 underlay: on IPv4 use --noudpcsum');
+  }
 
   // Remotes: dedupe, keep order.
   const remote: IpItem[] = [];
@@ -942,6 +976,10 @@ function resolveDefaults(c: Checked): UpConfig {
     ...(f.ttl === undefined ? {} : { ttl: f.ttl.value }),
     ...(f.tos === undefined ? {} : { tos: f.tos.value }),
     ...(f.df === undefined ? {} : { df: f.df.value }),
+    // Present only when they differ from the kernel's defaults (udpcsum on, IPv6 zero checksums off).
+    ...(f.udpcsum?.value === false ? { udpcsum: false } : {}),
+    ...(f.udp6zerocsumtx?.value === true ? { udp6zerocsumtx: true } : {}),
+    ...(f.udp6zerocsumrx?.value === true ? { udp6zerocsumrx: true } : {}),
     ...(f.metrics === undefined ? {} : { metrics: Object.freeze({ ...f.metrics }) }),
     ...(f.trace === true ? { trace: true } : {}),
     ...(f.pcap === undefined ? {} : { pcap: f.pcap }),

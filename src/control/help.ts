@@ -123,6 +123,14 @@ Outer header (--io native only)
                         never lets the host fragment: oversize frames are dropped and answered with
                         ICMP "fragmentation needed" (see docs/kernel-parity.md).
                           kernel: ip link add ... df set|unset
+  --udpcsum, --noudpcsum
+                        IPv4 underlay: send outer UDP checksums (default, the kernel's) or zeros.
+                        --noudpcsum turns UDP GSO off (the kernel refuses it without checksums).
+                          kernel: ip link add ... udpcsum | noudpcsum
+  --udp6zerocsumtx, --udp6zerocsumrx
+                        IPv6 underlay: send zero UDP checksums / accept them (RFC 6935). Default:
+                        neither. --udp6zerocsumtx turns UDP GSO off.
+                          kernel: ip link add ... udp6zerocsumtx udp6zerocsumrx
 
 Program
   --config FILE         read the settings above from a YAML or JSON file: 'version: ${CONFIG_SCHEMA_VERSION}', keys

@@ -18,6 +18,7 @@ import { Vtep } from '../dataplane/vtep.js';
 import { LinuxTap } from '../platform/linux/tap.js';
 import { native } from '../platform/linux/native.js';
 import { NativeUdpBind } from '../platform/linux/udp-native.js';
+import type { UdpIpOption } from '../platform/linux/native.js';
 import { TOS_INHERIT } from '../dataplane/ecn.js';
 import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
 import type { UdpBind } from '../platform/types.js';
@@ -111,11 +112,15 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   undo.push('close UDP socket', () => udp.close());
   // Outer header settings (--ttl, --tos, --df): socket-wide; config refuses them with --io dgram.
   if (udp instanceof NativeUdpBind) {
-    const outer: ['ttl' | 'tos' | 'df', number | undefined][] = [
+    const outer: [UdpIpOption, number | undefined][] = [
       ['ttl', cfg.ttl],
       // The per-datagram IP_TOS control message (ECN, inherit) overrides this; it covers any send without one.
       ['tos', cfg.tos === undefined || cfg.tos === 'inherit' ? undefined : cfg.tos & ~3],
       ['df', cfg.df === undefined ? undefined : cfg.df === 'set' ? 1 : 0],
+      // UDP checksums: --noudpcsum (IPv4), --udp6zerocsumtx / --udp6zerocsumrx (IPv6); config checks the family.
+      ['nocheck', cfg.udpcsum === false ? 1 : undefined],
+      ['nocheck6tx', cfg.udp6zerocsumtx === true ? 1 : undefined],
+      ['nocheck6rx', cfg.udp6zerocsumrx === true ? 1 : undefined],
     ];
     for (const [what, value] of outer) {
       if (value === undefined) continue;
@@ -136,7 +141,9 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   ipOrThrow(['link', 'set', 'dev', tap.name, 'up'], `cannot bring ${tap.name} up`);
 
   // 5. Offloads (each one only if the kernel accepts it; the log line says which path is live), tables, routes.
-  const off = negotiateOffloads(tap, udp, cfg.offload !== 'off');
+  // The kernel refuses UDP_SEGMENT sends (EINVAL) on a socket that sends zero checksums.
+  const zeroCsum = cfg.udpcsum === false ? '--noudpcsum' : cfg.udp6zerocsumtx === true ? '--udp6zerocsumtx' : undefined;
+  const off = negotiateOffloads(tap, udp, cfg.offload !== 'off', zeroCsum);
   const maxUdpPayload = underlayMtu - (v6 ? 40 : 20) - 8;
   const vtep = new Vtep(tap, udp, {
     vni: cfg.vni,
@@ -214,15 +221,15 @@ interface Offloads {
  *  - UDP_GRO: the kernel may hand us several datagrams glued together (needs Linux ≥ 5.0).
  * TSO without GSO still works (segments are sent as single datagrams), so they are independent.
  */
-function negotiateOffloads(tap: LinuxTap, udp: UdpBind, wanted: boolean): Offloads {
+function negotiateOffloads(tap: LinuxTap, udp: UdpBind, wanted: boolean, noGsoBecause: string | undefined): Offloads {
   if (!wanted) return { tso: false, gso: false, gro: false, summary: 'offloads off (--offload off): plain path' };
   const c = native().constants;
   const tsoErr = tap.setOffload(c.TUN_F_CSUM | c.TUN_F_TSO4 | c.TUN_F_TSO6 | c.TUN_F_TSO_ECN);
-  const gso = udp.enableOffload('gso');
+  const gso = noGsoBecause === undefined && udp.enableOffload('gso');
   const gro = udp.enableOffload('gro');
   const parts = [
     tsoErr === 0 ? 'TAP TSO4/TSO6+CSUM on' : `TAP offload refused (errno ${-tsoErr}): plain frames`,
-    gso ? 'UDP GSO on' : 'UDP GSO unavailable: one datagram per send entry',
+    gso ? 'UDP GSO on' : noGsoBecause !== undefined ? `UDP GSO off (${noGsoBecause}: the kernel refuses UDP_SEGMENT without checksums)` : 'UDP GSO unavailable: one datagram per send entry',
     gro ? 'UDP GRO on' : 'UDP GRO unavailable',
   ];
   return { tso: tsoErr === 0, gso, gro, summary: parts.join(', ') };

@@ -1,5 +1,10 @@
-// Kernel-grade behaviour, part 2 (issue 3): ECN through the tunnel, observed on real namespaces and compared
-// with the kernel's vxlan device. Each test builds its own topology and tears it down.
+// Kernel-grade behaviour, part 2 (issue 3): ECN through the tunnel, UDP checksum options and an IPv6 underlay,
+// observed on real namespaces and compared with (or run against) the kernel's vxlan device. Each test builds its
+// own topology and tears it down.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addKernelVtep, buildTopology, netTestGate, testPrefix, type Topology } from '../../src/testbed/index.js';
 import { assertBuilt, startVtep, type RunningVtep } from './vtep-process.js';
@@ -19,6 +24,70 @@ async function topology(tag: string, nodes: Node[]): Promise<Topology> {
   });
   for (const n of nodes) await topo.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1']);
   return topo;
+}
+
+/** Adds an IPv6 underlay address (the testbed builds IPv4 underlays) to each node's eth0, without DAD. */
+async function underlay6(t: Topology, nodes: Node[]): Promise<Node[]> {
+  const out: Node[] = [];
+  for (const n of nodes) {
+    const u6 = `2001:db8:1::${n.underlay.split('.')[3]}`;
+    await t.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0']);
+    await t.exec(n.name, 'ip', ['-6', 'addr', 'add', `${u6}/64`, 'dev', 'eth0', 'nodad']);
+    out.push({ ...n, underlay: u6 });
+  }
+  return out;
+}
+
+/** A kernel vxlan device on `self` peering with `peer`, created with extra `ip link add` words. */
+async function kernelPeer(t: Topology, self: Node, peer: Node, extra: string[]): Promise<void> {
+  const ip = (...a: string[]) => t.exec(self.name, 'ip', a);
+  await ip('link', 'add', DEV, 'type', 'vxlan', 'id', '10001', 'dstport', '4899', 'local', self.underlay, 'dev', 'eth0', 'nolearning', ...extra);
+  await ip('link', 'set', 'dev', DEV, 'address', self.mac);
+  await ip('addr', 'add', `${self.overlay}/24`, 'dev', DEV);
+  await ip('link', 'set', DEV, 'up');
+  await ip('neigh', 'replace', peer.overlay, 'lladdr', peer.mac, 'dev', DEV, 'nud', 'permanent');
+  await t.exec(self.name, 'bridge', ['fdb', 'append', peer.mac, 'dst', peer.underlay, 'dev', DEV]);
+}
+
+/** The UDP checksum field of the first VXLAN datagram from `src` on `node`'s eth0 while `action` runs (tshark). */
+async function udpChecksum(t: Topology, node: Node, src: Node, action: () => Promise<unknown>): Promise<string> {
+  const tshark = t.spawn(node.name, 'tshark', ['-l', '-i', 'eth0', '-c', '1', '-f', `udp dst port 4899 and src host ${src.underlay}`, '-T', 'fields', '-e', 'udp.checksum']);
+  let out = '';
+  let err = '';
+  tshark.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  tshark.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const done = new Promise<void>((r) => tshark.once('exit', () => r()));
+  for (let i = 0; i < 200 && !/Capturing on/.test(err); i++) await new Promise((r) => setTimeout(r, 50));
+  await action();
+  const timer = setTimeout(() => tshark.kill('SIGTERM'), 5000);
+  await done;
+  clearTimeout(timer);
+  return out.trim();
+}
+
+async function ping(t: Topology, from: Node, to: string, count = 2): Promise<string> {
+  return (await t.exec(from.name, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', to])).stdout;
+}
+
+/** Sends 1 MiB over TCP (socat) from `from` to `to`'s overlay address and compares the bytes. */
+async function tcpOnce(t: Topology, from: Node, to: Node, port: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vxut-kg2-'));
+  try {
+    const src = join(dir, 'src');
+    const dst = join(dir, 'dst');
+    writeFileSync(src, randomBytes(1 << 20));
+    const server = t.spawn(to.name, 'socat', ['-u', `TCP-LISTEN:${port},reuseaddr`, `CREATE:${dst}`]);
+    const serverDone = new Promise<number | null>((r) => server.once('exit', (c) => r(c)));
+    for (let i = 0; i < 50; i++) {
+      if ((await t.exec(to.name, 'ss', ['-ltn', `sport = :${port}`])).stdout.includes(`:${port}`)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await t.exec(from.name, 'socat', ['-u', `OPEN:${src}`, `TCP:${to.overlay}:${port},connect-timeout=5`], { timeoutMs: 60_000 });
+    expect(await serverDone).toBe(0);
+    expect(readFileSync(dst).equals(readFileSync(src))).toBe(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function base(self: Node, peer: Node): string[] {
@@ -134,5 +203,41 @@ for outer, inner, seq in [(3, 2, 1), (3, 0, 2), (1, 2, 3), (0, 1, 4)]:
     const c = await a.counters();
     expect(c.rx_ecn_not_ect).toBe(1);
     expect(c.rx_datagrams).toBeGreaterThanOrEqual(4);
+  });
+  it('--noudpcsum: zero outer UDP checksums on the wire, GSO reported off, a kernel peer (udpcsum default) talks to it', async () => {
+    const t = await topology('csum4', [N1, N2]);
+    const a = await up(t, N1, [...base(N1, N2), '--noudpcsum']);
+    expect(a.stderr()).toMatch(/UDP GSO off \(--noudpcsum: the kernel refuses UDP_SEGMENT without checksums\)/);
+    await kernelPeer(t, N2, N1, []);
+    expect(await udpChecksum(t, N2, N1, () => ping(t, N1, N2.overlay))).toBe('0x0000');
+    expect(await udpChecksum(t, N1, N2, () => ping(t, N2, N1.overlay))).not.toBe('0x0000'); // the kernel's default
+    await tcpOnce(t, N1, N2, 5201);
+    await tcpOnce(t, N2, N1, 5202);
+  });
+
+  it('IPv6 underlay: interop with the kernel vxlan device (ping and TCP both ways), --udp6zerocsumtx/rx against the kernel\'s', async () => {
+    const t = await topology('ul6', [N1, N2]);
+    const [M1, M2] = (await underlay6(t, [N1, N2])) as [Node, Node];
+    const a = await up(t, M1, [...base(M1, M2), '--udp6zerocsumtx', '--udp6zerocsumrx']);
+    expect(a.stderr()).toMatch(/UDP GSO off \(--udp6zerocsumtx/);
+    await kernelPeer(t, M2, M1, ['udp6zerocsumtx', 'udp6zerocsumrx']);
+    await ping(t, M1, M2.overlay);
+    await ping(t, M2, M1.overlay);
+    expect(await udpChecksum(t, M2, M1, () => ping(t, M1, M2.overlay))).toBe('0x0000');
+    expect(await udpChecksum(t, M1, M2, () => ping(t, M2, M1.overlay))).toBe('0x0000');
+    await tcpOnce(t, M1, M2, 5203);
+    await tcpOnce(t, M2, M1, 5204);
+    const c = await a.counters();
+    expect(c.rx_packets).toBeGreaterThan(100);
+  });
+
+  it('IPv6 underlay with checksums (the default) against the kernel device', async () => {
+    const t = await topology('ul6c', [N1, N2]);
+    const [M1, M2] = (await underlay6(t, [N1, N2])) as [Node, Node];
+    await up(t, M1, base(M1, M2));
+    await kernelPeer(t, M2, M1, []);
+    expect(await udpChecksum(t, M2, M1, () => ping(t, M1, M2.overlay))).not.toBe('0x0000');
+    await tcpOnce(t, M1, M2, 5205);
+    await tcpOnce(t, M2, M1, 5206);
   });
 });

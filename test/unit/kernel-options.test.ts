@@ -42,3 +42,19 @@ describe('--ttl / --tos / --df', () => {
     }
   });
 });
+
+describe('--udpcsum / --noudpcsum / --udp6zerocsumtx / --udp6zerocsumrx', () => {
+  it('keeps the kernel defaults out of the config and records the changes', () => {
+    expect(up().udpcsum).toBeUndefined();
+    expect(up('--udpcsum').udpcsum).toBeUndefined();
+    expect(up('--noudpcsum').udpcsum).toBe(false);
+    const c = up('--local', '2001:db8::1', '--udp6zerocsumtx', '--udp6zerocsumrx');
+    expect([c.udp6zerocsumtx, c.udp6zerocsumrx]).toEqual([true, true]);
+  });
+  it('refuses contradictions, the wrong underlay family and --io dgram, saying why', () => {
+    expect(() => up('--udpcsum', '--noudpcsum')).toThrow(/--udpcsum and --noudpcsum contradict each other/);
+    expect(() => up('--local', '2001:db8::1', '--noudpcsum')).toThrow(/--noudpcsum is for an IPv4 underlay/);
+    expect(() => up('--udp6zerocsumtx')).toThrow(/--udp6zerocsumtx is for an IPv6 underlay: on IPv4 use --noudpcsum/);
+    expect(() => up('--io', 'dgram', '--noudpcsum')).toThrow(/needs --io native: node:dgram cannot change UDP checksum behaviour/);
+  });
+});
