@@ -637,9 +637,7 @@ function neighItem(raw: Raw): NeighItem {
     macText = o.lladdr;
   }
   const ip = hostIp(raw, ipText);
-  // Proxy-ARP answers ARP (IPv4). IPv6 neighbours need proxy-NDP, which the dataplane does not do yet:
-  // refusing is better than an entry that silently never answers.
-  if (ip.family === 6) fail(raw, 'is an IPv6 neighbour: static neighbours are answered by proxy-ARP, which is IPv4 only');
+  // IPv4 neighbours are answered by proxy-ARP, IPv6 ones by the NDP proxy (neighbour solicitations).
   const mac = unicastMac(raw, macText);
   return { raw, ip, mac };
 }
@@ -887,7 +885,7 @@ function validateCrossField(f: Fields): Checked {
     if (nets.length > 0 && !nets.some((a) => inSubnet(n.ip, a.cidr))) {
       fail(
         n.raw,
-        `is outside every --addr subnet (${listSubnets(nets)}): the kernel never ARPs for an off-link address, so the entry would never be used`,
+        `is outside every --addr subnet (${listSubnets(nets)}): the kernel never ${n.ip.family === 4 ? 'ARPs' : 'solicits'} for an off-link address, so the entry would never be used`,
       );
     }
     neigh.push(n);

@@ -20,6 +20,7 @@ import { native } from '../platform/linux/native.js';
 import { NativeUdpBind } from '../platform/linux/udp-native.js';
 import type { UdpIpOption } from '../platform/linux/native.js';
 import { TOS_INHERIT } from '../dataplane/ecn.js';
+import { Neigh6Table } from '../dataplane/ndp-proxy.js';
 import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
 import type { UdpBind } from '../platform/types.js';
 import { macFormat, macParse, macRandomLocal } from '../wire/mac.js';
@@ -167,6 +168,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     if (a !== undefined) neigh.set(a, n.macNum);
   }
   vtep.neigh = neigh;
+  // IPv6 neighbours: the NDP proxy. (Set at start; `neigh` control commands and reload handle IPv4 only.)
+  vtep.neigh6 = new Neigh6Table(cfg.neigh.filter((n) => isIPv6(n.ip)).map((n) => [n.ip, n.macNum] as const));
   vtep.peersOnly = cfg.peersOnly ?? false;
   const routes = new Map<string, string>();
   undo.push('remove routes', () => {

@@ -15,6 +15,7 @@ export const COUNTER_NAMES = [
   'tx_flood_frames', // frames sent to the default destinations (broadcast, multicast, unknown unicast)
   'tx_flood_copies', // datagrams those floods produced (head-end replication: one per remote)
   'arp_proxied', // ARP requests answered locally from the neighbour table (never leave the host)
+  'ndp_proxied', // IPv6 neighbour solicitations answered locally from the neighbour table (NDP proxy)
   'tx_csum_completed', // inner checksums finished in userspace (the TAP handed a partial one)
   'tx_tso_frames', // TCP super-frames read from the TAP (TSO) and segmented in userspace
   'tx_tso_segments', // inner segments those produced

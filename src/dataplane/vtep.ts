@@ -30,11 +30,13 @@ import { FrameBatch, HEADROOM } from './batch.js';
 import {
   ETH_HLEN,
   ETHERTYPE_ARP,
+  ETHERTYPE_IPV6,
 } from '../wire/ethernet.js';
 import { macRead } from '../wire/mac.js';
 import { VXLAN_HLEN, vxlanCheck, vxlanVni, vxlanWrite, VXLAN_ERR_FLAGS, VXLAN_ERR_RESERVED, VXLAN_ERR_SHORT } from '../wire/vxlan.js';
 import { completeTxChecksum, writeRxVnetHeader } from './offload.js';
 import { answerArp, ARP_FRAME_LEN } from './proxy-arp.js';
+import { answerNs, NA_FRAME_LEN, Neigh6Table } from './ndp-proxy.js';
 import { buildPmtuReply, PMTU_REPLY_MAX } from './icmp-pmtu.js';
 import { ADD_FLUSH_FIRST, ADD_TAKEN, TcpCoalescer } from './coalesce.js';
 import { decapEcn, ECN_DROP, encapTos } from './ecn.js';
@@ -112,6 +114,8 @@ export class Vtep {
   readonly fdb: Fdb;
   /** Static neighbours for proxy-ARP: IPv4 (uint32) → MAC (48-bit). Replaced whole on change. */
   neigh: Map<number, number> = new Map();
+  /** Static IPv6 neighbours for the NDP proxy. Replaced whole on change. */
+  neigh6: Neigh6Table = new Neigh6Table();
   /** --peers-only: drop datagrams whose outer source is not a known remote. */
   peersOnly = false;
   /**
@@ -281,7 +285,7 @@ export class Vtep {
     return total;
   }
 
-  /** Handles one frame; returns its verdict: a counter index (C.tx_packets, C.tx_flood_frames, C.arp_proxied or a drop reason). */
+  /** Handles one frame; returns its verdict: a counter index (C.tx_packets, C.tx_flood_frames, C.arp_proxied, C.ndp_proxied or a drop reason). */
   private encapOne(buf: Buffer, fo: number, flen: number, v: Float64Array): number {
     v[C.tx_frames]!++;
     this.lastEntry = undefined;
@@ -312,6 +316,14 @@ export class Vtep {
         if (this.vnetLen !== 0) buf.fill(0, fo - VNET_HDR_LEN, fo); // a plain frame: no offload hints
         if (this.tap.write(buf, fo - this.vnetLen, this.vnetLen + ARP_FRAME_LEN) < 0) v[C.rx_tap_error]!++;
         return C.arp_proxied;
+      }
+    }
+    if (gsoType === 0 && this.neigh6.size !== 0 && buf.readUInt16BE(fo + 12) === ETHERTYPE_IPV6) {
+      if (answerNs(buf, fo, flen, this.neigh6)) {
+        v[C.ndp_proxied]!++;
+        if (this.vnetLen !== 0) buf.fill(0, fo - VNET_HDR_LEN, fo);
+        if (this.tap.write(buf, fo - this.vnetLen, this.vnetLen + NA_FRAME_LEN) < 0) v[C.rx_tap_error]!++;
+        return C.ndp_proxied;
       }
     }
     // I/G bit of the destination MAC: broadcast and multicast always flood.

@@ -368,8 +368,10 @@ describe('--neigh and --route forms', () => {
     ]);
   });
 
-  it('refuses IPv6 neighbours (proxy-ARP is IPv4)', () => {
-    refused(['--vni', '1', '--neigh', '2001:db8::31=7a:3a:fe:45:a3:76'], 'is an IPv6 neighbour', 'proxy-ARP');
+  it('accepts IPv6 neighbours (answered by the NDP proxy), refusing one outside the IPv6 --addr subnets', () => {
+    const c = up('--vni', '1', '--addr', '2001:db8::21/64', '--neigh', '2001:db8::31=7a:3a:fe:45:a3:76');
+    expect(c.neigh.map((n) => n.ip)).toEqual(['2001:db8::31']);
+    refused(['--vni', '1', '--addr', '2001:db8::21/64', '--neigh', '2001:db9::31=7a:3a:fe:45:a3:76'], 'outside every --addr subnet', 'solicits');
   });
 });
 
