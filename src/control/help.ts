@@ -92,9 +92,11 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
                         destinations; an all-zeros MAC is the same as --remote IP; an exact repeat
                         is merged. Repeatable.
                           kernel: bridge fdb append MAC dst IP [port PORT] dev NAME
-  --neigh IP=MAC        a permanent neighbour: ARP requests for IP are answered on the TAP by
-                        vxlan-user itself (proxy-ARP) and never cross the tunnel. IPv4 only; IP
-                        must lie in an --addr subnet. Repeatable.
+  --neigh IP=MAC        a permanent neighbour: ARP requests (IPv4) or neighbour solicitations
+                        (IPv6) for IP are answered on the TAP by vxlan-user itself (proxy-ARP,
+                        NDP proxy) and never cross the tunnel. IP must lie in an --addr subnet.
+                        IPv6 entries are read at start only (reload and 'neigh' keep IPv4).
+                        Repeatable.
                           kernel: arp -s IP MAC  (ip neigh add IP lladdr MAC nud permanent dev NAME)
   --route CIDR=GATEWAY  a route through the device, installed once it is up and removed on exit.
                         GATEWAY must lie in an --addr subnet (the kernel would say "Nexthop has
