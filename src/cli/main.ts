@@ -11,6 +11,7 @@ import { runUp } from './up.js';
 import { runCtl, type CtlCommand } from './ctl.js';
 import { runPlan } from './plan.js';
 import { runDemo } from './demo.js';
+import { runExplain } from './explain.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       return runPlan(rest);
     case 'demo':
       return runDemo(rest);
+    case 'explain':
+      return runExplain(rest);
     case 'version':
     case '--version':
     case '-V':

@@ -30,6 +30,7 @@ Commands:
   up        run one VTEP in the foreground until SIGINT/SIGTERM  (vxlan-user up --help)
   demo      build the seed overlay in network namespaces and show it working (vxlan-user demo --help)
   plan      print what 'up' would configure, or the kernel's iproute2 commands (--as-kernel)
+  explain   the route, neighbour, FDB row and outer headers a packet to DEST would take, or its drop
   fdb       add|append|replace|del|show FDB entries of a running VTEP, like 'bridge fdb'
   neigh     add|replace|del|show its static (proxy-ARP) neighbours, like 'ip neigh'
   stats     its counters: delivered and dropped, by reason  [--json] [--watch]
