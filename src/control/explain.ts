@@ -240,7 +240,7 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
     const defaults = defaultDestinations(cfg);
     const what =
       nh.family === 6
-        ? `the kernel sends an IPv6 neighbour solicitation (multicast) for ${nextHop}; no static neighbour answers it`
+        ? `the kernel sends an IPv6 neighbour solicitation (multicast) for ${nextHop}; the NDP proxy has no neighbour entry for it`
         : `the kernel broadcasts "who-has ${nextHop}" on ${dev}; proxy-ARP has no neighbour entry for it`;
     if (defaults.length === 0) {
       const why = `${what}, and the broadcast has no default destination to go to: vxlan-user drops it (tx_fdb_miss), the kernel's neighbour entry ends FAILED and the sender sees "Destination Host Unreachable"`;
@@ -262,7 +262,9 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
   }
   const nNode = nodeByValue(ctx.ov, n.ip);
   steps.push(
-    `neighbour  ${n.ip} is-at ${n.mac}  (the kernel's ARP request on ${dev} is answered by vxlan-user's proxy-ARP from the neighbour table; it never leaves the node)${label(nNode)}`,
+    nh.family === 4
+      ? `neighbour  ${n.ip} is-at ${n.mac}  (the kernel's ARP request on ${dev} is answered by vxlan-user's proxy-ARP from the neighbour table; it never leaves the node)${label(nNode)}`
+      : `neighbour  ${n.ip} is-at ${n.mac}  (the kernel's neighbour solicitation on ${dev} is answered by vxlan-user's NDP proxy from the neighbour table; it never leaves the node)${label(nNode)}`,
   );
   return fromMac(n.mac, route, nextHop, { ip: n.ip, mac: n.mac, ...(nNode === undefined ? {} : { node: nNode }) }, steps);
 

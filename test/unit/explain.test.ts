@@ -110,6 +110,20 @@ describe('explain: an overlay IP and a MAC', () => {
   });
 });
 
+describe('explain: an IPv6 overlay address', () => {
+  it('takes the connected IPv6 subnet and the NDP proxy answer; an unknown one is a tx_fdb_miss', () => {
+    const extra = ['--addr', 'fd00:17::21/64', '--neigh', 'fd00:17::31=7a:3a:fe:45:a3:76'];
+    const e = on('multicluster-test-001', 'fd00:17::31', ...extra);
+    expect(e.verdict).toBe('encap');
+    expect(e.route).toEqual({ cidr: 'fd00:17::/64' });
+    expect(e.neigh).toMatchObject({ ip: 'fd00:17::31', mac: '7a:3a:fe:45:a3:76' });
+    expect(e.steps.join('\n')).toContain('NDP proxy');
+    expect(e.outer?.[0]).toMatchObject({ family: 4, dst: '192.168.0.31' }); // the underlay stays IPv4
+    const u = on('multicluster-test-001', 'fd00:17::99', ...extra);
+    expect(u.drop?.counter).toBe('tx_fdb_miss');
+  });
+});
+
 describe('explain: destinations that are dropped or not tunnelled', () => {
   it('no tunnel route: never reaches vxlan-user; names the kernel counters', () => {
     const e = on('multicluster-test-001', '10.99.0.1');
