@@ -238,27 +238,20 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
   const n = cfg.neigh.find((x) => x.ip === nextHop);
   if (n === undefined) {
     const defaults = defaultDestinations(cfg);
+    // The question goes to everyone: ARP to the broadcast MAC, a neighbour solicitation to the solicited-node
+    // multicast group's MAC (RFC 4861: 33:33:ff + the low 24 bits of the target).
+    const askMac = nh.family === 4 ? BROADCAST_MAC : multicastMac(parseIpText(`ff02::1:ff${soliciting(nh)}`) as Ip);
     const what =
       nh.family === 6
-        ? `the kernel sends an IPv6 neighbour solicitation (multicast) for ${nextHop}; the NDP proxy has no neighbour entry for it`
+        ? `the kernel sends a neighbour solicitation for ${nextHop} to ${askMac} on ${dev}; the NDP proxy has no neighbour entry for it`
         : `the kernel broadcasts "who-has ${nextHop}" on ${dev}; proxy-ARP has no neighbour entry for it`;
     if (defaults.length === 0) {
-      const why = `${what}, and the broadcast has no default destination to go to: vxlan-user drops it (tx_fdb_miss), the kernel's neighbour entry ends FAILED and the sender sees "Destination Host Unreachable"`;
+      const why = `${what}, and the request has no default destination to go to: vxlan-user drops it (tx_fdb_miss), the kernel's neighbour entry ends FAILED and the sender is told the host is unreachable`;
       steps.push(`neighbour  ${why}`);
-      return { ...base, verdict: 'drop', route, nextHop, drop: { counter: 'tx_fdb_miss', why }, steps, summary: `dropped: no neighbour entry for ${nextHop} (tx_fdb_miss on the ARP request)` };
+      return { ...base, verdict: 'drop', route, nextHop, mac: askMac, drop: { counter: 'tx_fdb_miss', why }, steps, summary: `dropped: no neighbour entry for ${nextHop} (tx_fdb_miss on the ${nh.family === 4 ? 'ARP request' : 'neighbour solicitation'})` };
     }
-    steps.push(`neighbour  ${what}: the request is flooded to the default destinations (${defaults.map((r) => r.ip).join(', ')}; tx_flood_frames); the packet goes only if a host there answers`);
-    const fdb = defaults.map((r) => remoteOf(r));
-    return {
-      ...base,
-      verdict: 'flood',
-      route,
-      nextHop,
-      fdb,
-      outer: fdb.map((r) => outerOf(r, BROADCAST_MAC)),
-      steps: [...steps, ...remoteLines('flood', fdb, BROADCAST_MAC)],
-      summary: `the ARP request for ${nextHop} is flooded to ${fdb.length} default destination(s); no static neighbour answers it`,
-    };
+    steps.push(`neighbour  ${what}: the request is flooded to the default destinations (tx_flood_frames); the packet goes only if a host there answers`);
+    return sent('flood', defaults.map((r) => remoteOf(r)), askMac, steps, { route, nextHop }, (fdb) => `the request for ${nextHop} is flooded to ${fdb.length} default destination(s); no static neighbour answers it`);
   }
   const nNode = nodeByValue(ctx.ov, n.ip);
   steps.push(
@@ -278,17 +271,9 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
     const group = (parseInt(mac.slice(0, 2), 16) & 1) !== 0;
     const rows = group ? [] : cfg.fdb.filter((f) => f.mac === mac);
     if (rows.length > 0) {
-      const fdb = rows.map((f) => remoteOf(f));
-      const lines = remoteLines('fdb', fdb, mac);
-      return {
-        ...base,
-        ...ctxFields,
-        verdict: 'encap',
-        fdb,
-        outer: fdb.map((x) => outerOf(x, mac)),
-        steps: [...st, ...lines],
-        summary: `encapsulated to ${fdb.map((x) => `${x.ip}:${x.port} (VNI ${x.vni})${x.node !== undefined ? ` on ${x.node.node}` : ''}`).join(', ')}`,
-      };
+      return sent('encap', rows.map((f) => remoteOf(f)), mac, st, ctxFields, (fdb) =>
+        `encapsulated to ${fdb.map((x) => `${x.ip}:${x.port} (VNI ${x.vni})${x.node !== undefined ? ` on ${x.node.node}` : ''}`).join(', ')}`,
+      );
     }
     const kind = mac === BROADCAST_MAC ? 'broadcast' : group ? 'multicast' : 'unknown unicast (no FDB row)';
     const defaults = defaultDestinations(cfg);
@@ -297,16 +282,28 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
       st.push(`fdb        ${why}`);
       return { ...base, ...ctxFields, verdict: 'drop', drop: { counter: 'tx_fdb_miss', why }, steps: st, summary: `dropped: ${mac} is ${kind} with no default destination (tx_fdb_miss)` };
     }
-    const fdb = defaults.map((x) => remoteOf(x));
     st.push(`fdb        ${mac} is ${kind}: flooded, one copy per default destination (head-end replication; tx_flood_frames, tx_flood_copies)`);
+    return sent('flood', defaults.map((x) => remoteOf(x)), mac, st, ctxFields, (fdb) => `flooded to ${fdb.length} default destination(s): ${fdb.map((x) => `${x.ip}:${x.port}`).join(', ')}`);
+  }
+
+  /** A frame for `innerDst` that leaves as one datagram per remote in `fdb`. */
+  function sent(
+    verdict: 'encap' | 'flood',
+    fdb: readonly ExplainRemote[],
+    innerDst: string,
+    st: readonly string[],
+    fields: Partial<Pick<Explanation, 'route' | 'nextHop' | 'neigh' | 'mac'>>,
+    summary: (fdb: readonly ExplainRemote[]) => string,
+  ): Explanation {
     return {
       ...base,
-      ...ctxFields,
-      verdict: 'flood',
+      ...fields,
+      mac: innerDst,
+      verdict,
       fdb,
-      outer: fdb.map((x) => outerOf(x, mac)),
-      steps: [...st, ...remoteLines('flood', fdb, mac)],
-      summary: `flooded to ${fdb.length} default destination(s): ${fdb.map((x) => `${x.ip}:${x.port}`).join(', ')}`,
+      outer: fdb.map((x) => outerOf(x, innerDst)),
+      steps: [...st, ...remoteLines(verdict === 'encap' ? 'fdb' : 'flood', fdb, innerDst)],
+      summary: summary(fdb),
     };
   }
 
@@ -365,6 +362,13 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
     }
     return out;
   }
+}
+
+/** The low 24 bits of an IPv6 address as the tail of its solicited-node group, e.g. `e5:398d`. */
+function soliciting(ip: Ip): string {
+  const b = (ip.addr as ipaddr.IPv6).toByteArray();
+  const h = (x: number | undefined): string => (x ?? 0).toString(16).padStart(2, '0');
+  return `${h(b[13])}:${h(b[14])}${h(b[15])}`;
 }
 
 /** The default destinations: --remote and all-zeros FDB rows. */

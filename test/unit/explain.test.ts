@@ -121,6 +121,8 @@ describe('explain: an IPv6 overlay address', () => {
     expect(e.outer?.[0]).toMatchObject({ family: 4, dst: '192.168.0.31' }); // the underlay stays IPv4
     const u = on('multicluster-test-001', 'fd00:17::99', ...extra);
     expect(u.drop?.counter).toBe('tx_fdb_miss');
+    // The solicitation goes to the solicited-node group's MAC (RFC 4861: ff02::1:ff00:99 -> 33:33:ff:00:00:99).
+    expect(u.mac).toBe('33:33:ff:00:00:99');
   });
 });
 
@@ -137,6 +139,10 @@ describe('explain: destinations that are dropped or not tunnelled', () => {
     expect(e.verdict).toBe('drop');
     expect(e.drop?.counter).toBe('tx_fdb_miss');
     expect(e.neigh).toBeUndefined();
+    expect(e.mac).toBe('ff:ff:ff:ff:ff:ff');
+    const f = on('multicluster-test-001', '179.17.1.99', '--remote', '192.168.0.44');
+    expect(f.verdict).toBe('flood');
+    expect(f.outer?.[0]).toMatchObject({ dst: '192.168.0.44', innerDst: 'ff:ff:ff:ff:ff:ff' });
   });
 
   it('an unknown MAC without default destinations: tx_fdb_miss; with --remote: flooded to each', () => {
