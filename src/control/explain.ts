@@ -207,7 +207,7 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
     const why =
       `no route through ${dev} covers ${ip.text} (its routes: ${cands.map((c) => c.p.text).join(', ') || 'none'}): ` +
       `the packet never reaches vxlan-user, so no vxlan-user counter moves; the host's other routes decide (e.g. its default route), ` +
-      `and with none the sender gets "Network is unreachable" and the kernel counts IpOutNoRoutes (sent by the node) or IpExtInNoRoutes (forwarded from a pod) in nstat`;
+      `and with none the sender gets "Network is unreachable" and the kernel counts IpExtInNoRoutes (a packet forwarded from a pod, answered with ICMP net unreachable) or IpOutNoRoutes (a UDP or TCP packet the node sends itself) in nstat`;
     steps.push(`route      ${why}`);
     return {
       ...base,
