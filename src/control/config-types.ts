@@ -83,6 +83,8 @@ export interface UpConfig {
   readonly udp6zerocsumtx?: true;
   /** `--udp6zerocsumrx` (IPv6 underlay): accept zero UDP checksums (UDP_NO_CHECK6_RX). */
   readonly udp6zerocsumrx?: true;
+  /** `--srcport MIN-MAX` (inclusive): outer source ports from a pool of sockets in the range, by inner flow hash. */
+  readonly srcport?: { readonly min: number; readonly max: number };
   /** `--trace`: one tcpdump-style line per packet on stderr, with the decision or drop reason (rate-limited). */
   readonly trace?: boolean;
   /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */

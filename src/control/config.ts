@@ -84,7 +84,7 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx'] as const;
+export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
@@ -132,6 +132,7 @@ const OPTIONS = {
   noudpcsum: { type: 'boolean' },
   udp6zerocsumtx: { type: 'boolean' },
   udp6zerocsumrx: { type: 'boolean' },
+  srcport: { type: 'string' },
   node: { type: 'string' },
   trace: { type: 'boolean' },
   pcap: { type: 'string' },
@@ -686,6 +687,7 @@ interface Fields {
   readonly udpcsum?: { readonly raw: Raw; readonly value: boolean };
   readonly udp6zerocsumtx?: { readonly raw: Raw; readonly value: boolean };
   readonly udp6zerocsumrx?: { readonly raw: Raw; readonly value: boolean };
+  readonly srcport?: { readonly raw: Raw; readonly min: number; readonly max: number };
   readonly addr: readonly AddrItem[];
   readonly remote: readonly IpItem[];
   readonly fdb: readonly FdbItem[];
@@ -766,6 +768,15 @@ function validateFields(raw: RawUp): Fields {
     udpcsum: opt(s.udpcsum, (r) => ({ raw: r, value: bool(r) })),
     udp6zerocsumtx: opt(s.udp6zerocsumtx, (r) => ({ raw: r, value: bool(r) })),
     udp6zerocsumrx: opt(s.udp6zerocsumrx, (r) => ({ raw: r, value: bool(r) })),
+    // `--srcport MIN-MAX`, both inclusive (the kernel's `srcport MIN MAX` excludes MAX).
+    srcport: opt(s.srcport, (r) => {
+      const m = /^(\d{1,5})-(\d{1,5})$/.exec(str(r));
+      if (m === null) fail(r, 'is not a port range: write MIN-MAX, e.g. 32768-60999');
+      const min = int(r, PORT_MIN, PORT_MAX, PORT_LIMIT, { name: 'minimum', value: m[1] });
+      const max = int(r, PORT_MIN, PORT_MAX, PORT_LIMIT, { name: 'maximum', value: m[2] });
+      if (min > max) fail(r, `has its minimum above its maximum`);
+      return { raw: r, min, max };
+    }),
     addr: raw.lists.addr.map(addrItem),
     remote: raw.lists.remote.map((r) => ({ raw: r, ip: underlayIp(r, str(r)) })),
     fdb: raw.lists.fdb.map(fdbItem),
@@ -798,6 +809,7 @@ function validateCrossField(f: Fields): Checked {
     for (const o of [f.ttl, f.tos, f.df]) if (o !== undefined) fail(o.raw, 'needs --io native: node:dgram cannot set the outer TTL, TOS or DF bit');
     const csum = [f.udpcsum?.value === false ? f.udpcsum : undefined, f.udp6zerocsumtx?.value === true ? f.udp6zerocsumtx : undefined, f.udp6zerocsumrx?.value === true ? f.udp6zerocsumrx : undefined];
     for (const o of csum) if (o !== undefined) failFlag(o.raw, 'needs --io native: node:dgram cannot change UDP checksum behaviour');
+    if (f.srcport !== undefined) fail(f.srcport.raw, 'needs --io native: the source-port pool sends with sendmmsg from several sockets');
   }
 
   // --fdb 00:00:00:00:00:00=IP is the kernel's way to write a default destination, i.e. --remote IP.
@@ -978,6 +990,7 @@ function resolveDefaults(c: Checked): UpConfig {
     ...(f.udpcsum?.value === false ? { udpcsum: false } : {}),
     ...(f.udp6zerocsumtx?.value === true ? { udp6zerocsumtx: true } : {}),
     ...(f.udp6zerocsumrx?.value === true ? { udp6zerocsumrx: true } : {}),
+    ...(f.srcport === undefined ? {} : { srcport: Object.freeze({ min: f.srcport.min, max: f.srcport.max }) }),
     ...(f.metrics === undefined ? {} : { metrics: Object.freeze({ ...f.metrics }) }),
     ...(f.trace === true ? { trace: true } : {}),
     ...(f.pcap === undefined ? {} : { pcap: f.pcap }),

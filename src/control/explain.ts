@@ -10,10 +10,11 @@
  *  MAC ──FDB (or the default destinations, or tx_fdb_miss)──► remote(s): underlay IP, UDP port, VNI
  *  ──► outer IPv4/IPv6 + UDP + VXLAN headers, one datagram per remote
  * ```
- * What it says about the UDP source port is what the dataplane does today: every datagram leaves from the one
- * socket bound to --dstport (instance.ts binds it; vtep.ts sends through it), so the source port is the
- * --dstport on every packet — not the per-flow hash RFC 7348 recommends and the kernel draws from
- * `srcport MIN MAX`. Receivers do not care (the kernel's vxlan device accepts any source port).
+ * What it says about the UDP source port is what the dataplane does: without --srcport every datagram leaves
+ * from the one socket bound to --dstport (instance.ts binds it; vtep.ts sends through it), so the source port
+ * is the --dstport on every packet — not the per-flow hash RFC 7348 recommends and the kernel draws from
+ * `srcport MIN MAX`. With --srcport (where the config has it) the port is the one of the range the inner
+ * flow hashes to, which needs the inner frame: explain names the range. Receivers accept any source port.
  *
  * Routes the host has besides the tunnel's (a default route, the pod veths) are not in the config: a
  * destination no tunnel route covers is reported as "not routed into the tunnel", with the kernel counters
@@ -67,7 +68,10 @@ export interface ExplainOuter {
   /** --tos N, 'inherit', or 0; the ECN bits come from the inner packet. */
   readonly tos: number | 'inherit';
   readonly df: 'set' | 'unset';
+  /** The UDP source port: the --dstport socket's, or with `srcRange` the low end of the range. */
   readonly srcPort: number;
+  /** `--srcport MIN-MAX`: the source port is the one of this range the inner flow hashes to. */
+  readonly srcRange?: { readonly min: number; readonly max: number };
   readonly dstPort: number;
   /** Outer UDP checksum sent (false with --noudpcsum / --udp6zerocsumtx). */
   readonly udpChecksum: boolean;
@@ -170,6 +174,8 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
   const self = ctx.self;
   const label = (n: OverlayNode | undefined): string => (n === undefined ? '' : `  [${nodeLabel(n)}]`);
   const steps: string[] = [];
+  // `--srcport MIN-MAX` (a pool of source sockets picked by inner flow hash), where the config has it.
+  const srcRange = (cfg as { readonly srcport?: { readonly min: number; readonly max: number } }).srcport;
   const base = { dest: d.kind === 'mac' ? d.mac : d.ip.text, kind: d.kind } as const;
 
   if (d.kind === 'mac') return fromMac(d.mac, undefined, undefined, undefined, steps);
@@ -321,7 +327,8 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
       ...(cfg.ttl === undefined ? {} : { ttl: cfg.ttl }),
       tos: cfg.tos ?? 0,
       df: cfg.df ?? 'unset',
-      srcPort: cfg.dstport,
+      srcPort: srcRange?.min ?? cfg.dstport,
+      ...(srcRange === undefined ? {} : { srcRange }),
       dstPort: r.port,
       udpChecksum: family === 4 ? cfg.udpcsum !== false : cfg.udp6zerocsumtx !== true,
       vni: r.vni,
@@ -343,7 +350,11 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
     for (const r of rs) {
       const o = outerOf(r, innerDst);
       out.push(
-        `udp        source port ${o.srcPort} (every datagram leaves from the one socket bound to --dstport; no per-flow source-port hash), destination port ${o.dstPort}, checksum ${o.udpChecksum ? 'on' : 'zero'}`,
+        `udp        ${
+          o.srcRange === undefined
+            ? `source port ${o.srcPort} (every datagram leaves from the one socket bound to --dstport; no per-flow source-port hash without --srcport)`
+            : `source port one of ${o.srcRange.min}-${o.srcRange.max} (--srcport: the socket the inner flow hashes to; one flow keeps one port)`
+        }, destination port ${o.dstPort}, checksum ${o.udpChecksum ? 'on' : 'zero'}`,
       );
       out.push(
         `outer      IPv${o.family} ${o.src ?? '(source chosen by the host route to ' + o.dst + ': the socket is bound to the wildcard)'} > ${o.dst}, proto UDP (17), ttl ${o.ttl ?? '64 (the route default)'}, tos ${o.tos === 'inherit' ? 'inherit' : `0x${o.tos.toString(16)}`} (ECN from the inner packet), DF ${o.df}`,

@@ -126,6 +126,11 @@ Outer header (--io native only)
                         never lets the host fragment: oversize frames are dropped and answered with
                         ICMP "fragmentation needed" (see docs/kernel-parity.md).
                           kernel: ip link add ... df set|unset
+  --srcport MIN-MAX     outer UDP source ports from this range (inclusive), chosen by a hash of
+                        the inner flow (5-tuple, else the MACs): up to 16 sockets on ports spread
+                        over the range; one flow keeps one port. Default: every datagram leaves
+                        from --dstport.
+                          kernel: ip link add ... srcport MIN MAX+1  (the kernel's MAX is exclusive)
   --udpcsum, --noudpcsum
                         IPv4 underlay: send outer UDP checksums (default, the kernel's) or zeros.
                         --noudpcsum turns UDP GSO off (the kernel refuses it without checksums).

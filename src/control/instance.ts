@@ -111,8 +111,12 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     throw udpError(e as NodeJS.ErrnoException, bindAddr, cfg.dstport);
   }
   undo.push('close UDP socket', () => udp.close());
+  // --srcport: send-only sockets on ports spread over the range (config refuses it with --io dgram).
+  const pool = cfg.srcport !== undefined ? openSourcePorts(cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? '') : [];
+  undo.push('close source-port sockets', () => pool.forEach((p) => p.close()));
+  if (pool.length !== 0) log(`--srcport: ${pool.length} sending sockets, ports ${pool.map((p) => p.localPort).join(' ')}`);
   // Outer header settings (--ttl, --tos, --df): socket-wide; config refuses them with --io dgram.
-  if (udp instanceof NativeUdpBind) {
+  for (const sock of [udp, ...pool]) if (sock instanceof NativeUdpBind) {
     const outer: [UdpIpOption, number | undefined][] = [
       ['ttl', cfg.ttl],
       // The per-datagram IP_TOS control message (ECN, inherit) overrides this; it covers any send without one.
@@ -125,7 +129,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     ];
     for (const [what, value] of outer) {
       if (value === undefined) continue;
-      const err = udp.setIpOption(what, value);
+      const err = sock.setIpOption(what, value);
       if (err !== 0) throw new VxlanUserError('EHOST', `cannot set the outer ${what} to ${value} on the UDP socket (errno ${-err})`);
     }
   }
@@ -159,6 +163,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     learning: cfg.learning ?? DEFAULT_LEARNING,
     ageing: cfg.ageing ?? DEFAULT_AGEING,
     tos: cfg.tos === 'inherit' ? TOS_INHERIT : cfg.tos ?? 0,
+    srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')),
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
@@ -236,6 +241,40 @@ function negotiateOffloads(tap: LinuxTap, udp: UdpBind, wanted: boolean, noGsoBe
     gro ? 'UDP GRO on' : 'UDP GRO unavailable',
   ];
   return { tso: tsoErr === 0, gso, gro, summary: parts.join(', ') };
+}
+
+/** Sockets the source-port pool holds at most: enough for ECMP/RSS spread, few enough to stay cheap. */
+const SRCPORT_SOCKETS = 16;
+
+/**
+ * Opens up to SRCPORT_SOCKETS send sockets on ports spread evenly over [min, max]: in each share of the range,
+ * the first port that is free (EADDRINUSE moves on; --dstport is skipped). Throws when none could be bound.
+ */
+function openSourcePorts(range: { min: number; max: number }, dstport: number, addr: string, dev: string): NativeUdpBind[] {
+  const span = range.max - range.min + 1;
+  const want = Math.min(SRCPORT_SOCKETS, span);
+  const out: NativeUdpBind[] = [];
+  try {
+    for (let i = 0; i < want; i++) {
+      const first = range.min + Math.floor((i * span) / want);
+      const last = range.min + Math.floor(((i + 1) * span) / want) - 1;
+      for (let port = first; port <= last; port++) {
+        if (port === dstport) continue;
+        try {
+          // Send-only: never read, so a small receive buffer.
+          out.push(new NativeUdpBind({ address: addr, port, device: dev, rcvbuf: 64 << 10 }));
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw udpError(e as NodeJS.ErrnoException, addr, port);
+        }
+      }
+    }
+  } catch (e) {
+    for (const p of out) p.close();
+    throw e;
+  }
+  if (out.length === 0) throw new VxlanUserError('EINUSE', `--srcport ${range.min}-${range.max}: every port of the range is in use`);
+  return out;
 }
 
 function tapError(e: NodeJS.ErrnoException, name: string): VxlanUserError {

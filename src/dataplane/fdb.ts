@@ -17,6 +17,9 @@
 import ipaddr from 'ipaddr.js';
 import type { UdpBind } from '../platform/types.js';
 
+/** What the FDB needs of the UDP side: destination slots (of one socket, or of every socket of a pool). */
+export type DestinationTable = Pick<UdpBind, 'destinationSlots' | 'setDestination'>;
+
 export interface Remote {
   readonly ip: string;
   readonly port: number;
@@ -65,7 +68,7 @@ export class Fdb {
   private freeSlots: number[] = [];
   /** Slots handed out by intern() for an entry not yet published: never reclaimed under its feet. */
   private readonly pendingSlots = new Set<number>();
-  private readonly udp: UdpBind;
+  private readonly udp: DestinationTable;
   private readonly defaultPort: number;
   /** The all-zeros entry (default destinations), or undefined when there is none. Read on every flood. */
   defaults: FdbEntry | undefined;
@@ -75,7 +78,7 @@ export class Fdb {
   /** Number of learned (non-static) entries. */
   learnedCount = 0;
 
-  constructor(udp: UdpBind, defaultPort: number) {
+  constructor(udp: DestinationTable, defaultPort: number) {
     this.udp = udp;
     this.defaultPort = defaultPort;
   }

@@ -40,6 +40,7 @@ import { answerNs, NA_FRAME_LEN, Neigh6Table } from './ndp-proxy.js';
 import { buildPmtuReply, PMTU_REPLY_MAX } from './icmp-pmtu.js';
 import { ADD_FLUSH_FIRST, ADD_TAKEN, TcpCoalescer } from './coalesce.js';
 import { decapEcn, ECN_DROP, encapTos } from './ecn.js';
+import { flowHash } from './flow-hash.js';
 import { TcpSegmenter, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './tso.js';
 
 /**
@@ -94,6 +95,12 @@ export interface VtepOptions {
    * received outer ECN marks are applied to the inner packet (ecn.ts).
    */
   readonly tos?: number;
+  /**
+   * `--srcport`: send-only sockets bound to ports of the range. Each frame leaves from the one its inner flow
+   * hashes to (flow-hash.ts), so flows spread over source ports and one flow keeps one. Empty or undefined:
+   * every datagram leaves from `udp` (the --dstport socket). The Vtep closes them.
+   */
+  readonly srcPool?: readonly UdpBind[];
 }
 
 const VXLAN_AT = HEADROOM - VXLAN_HLEN; // 8
@@ -140,6 +147,12 @@ export class Vtep {
   /** The UDP bind carries a TOS per datagram both ways: ECN encap/decap on (ecn.ts). */
   private readonly perPacketTos: boolean;
   private readonly tosBase: number;
+  /** --srcport sockets (empty: send from `udp`). */
+  private readonly pool: readonly UdpBind[];
+  /** The socket the frame being encapsulated leaves from. */
+  private txSock: UdpBind;
+  /** The socket the queued sendmmsg entries leave from (one per native call, like sendBuf). */
+  private sendUdp: UdpBind;
 
   // TAP → UDP
   private readonly txBatch: FrameBatch;
@@ -202,7 +215,23 @@ export class Vtep {
     this.perPacketTos = udp.perPacketTos;
     this.tosBase = o.tos ?? 0;
 
-    this.fdb = new Fdb(udp, o.dstport);
+    this.pool = o.srcPool ?? [];
+    this.txSock = udp;
+    this.sendUdp = udp;
+    const pool = this.pool;
+    // Destination slots are per socket: with a pool, the control plane writes each slot into every socket.
+    this.fdb = new Fdb(
+      pool.length === 0
+        ? udp
+        : {
+            destinationSlots: Math.min(udp.destinationSlots, ...pool.map((p) => p.destinationSlots)),
+            setDestination(slot: number, ip: string, port: number): void {
+              udp.setDestination(slot, ip, port);
+              for (const p of pool) p.setDestination(slot, ip, port);
+            },
+          },
+      o.dstport,
+    );
 
     this.tso = (o.tso ?? false) && tap.vnetHdr;
     this.udpGso = o.udpGso ?? false;
@@ -335,6 +364,7 @@ export class Vtep {
     }
     // The outer TOS (ECN per INET_ECN_encapsulate): one per frame; a super-frame's segments share its header.
     const tos = this.perPacketTos ? encapTos(this.tosBase, buf, fo, flen) : 0;
+    if (this.pool.length !== 0) this.txSock = this.pool[flowHash(buf, fo, flen) % this.pool.length]!;
     if (gsoType !== 0) return this.encapSuperFrame(buf, fo, flen, gsoType, e, entry === undefined, v, tos);
     const udpLen = VXLAN_HLEN + flen;
     if (udpLen > this.maxUdpPayload) {
@@ -425,7 +455,7 @@ export class Vtep {
   private queueTrain(buf: Buffer, off: number, len: number, dest: number, tos: number): void {
     const t = this.sendCount - 1;
     if (
-      this.trainOpen && t >= 0 && this.sendBuf === this.txStage && this.sendDest[t] === dest && this.sendTos[t] === tos &&
+      this.trainOpen && t >= 0 && this.sendBuf === this.txStage && this.sendUdp === this.txSock && this.sendDest[t] === dest && this.sendTos[t] === tos &&
       len <= this.sendGso[t]! && this.sendSegs[t]! < GSO_MAX_SEGMENTS && this.sendLens[t]! + len <= GSO_MAX_BYTES &&
       this.stagePos === this.sendOffs[t]! + this.sendLens[t]! && this.stagePos + len <= this.txStage.length
     ) {
@@ -465,13 +495,14 @@ export class Vtep {
   }
 
   /**
-   * Queues one sendmmsg entry. Entries refer to one Buffer per native call, so switching Buffers flushes
-   * first — which also keeps the wire order equal to the TAP order.
+   * Queues one sendmmsg entry. Entries refer to one Buffer and one socket (--srcport) per native call, so
+   * switching Buffers or sockets flushes first — which also keeps the wire order equal to the TAP order.
    */
   private queueSend(buf: Buffer, off: number, len: number, dest: number, gso: number, segs: number, tos: number): void {
     this.trainOpen = false; // only queueTrain reopens: a train must stay the last entry
-    if (this.sendCount !== 0 && (buf !== this.sendBuf || this.sendCount === this.sendOffs.length)) this.flushQueue();
+    if (this.sendCount !== 0 && (buf !== this.sendBuf || this.txSock !== this.sendUdp || this.sendCount === this.sendOffs.length)) this.flushQueue();
     this.sendBuf = buf;
+    this.sendUdp = this.txSock;
     const i = this.sendCount++;
     this.sendOffs[i] = off;
     this.sendLens[i] = len;
@@ -495,7 +526,7 @@ export class Vtep {
     // A one-datagram train is a plain datagram.
     for (let i = 0; i < n; i++) if (this.sendSegs[i] === 1) this.sendGso[i] = 0;
     const r = this.sendResult;
-    this.udp.sendBatch(this.sendBuf, this.sendOffs, this.sendLens, this.sendDest, n, r, this.udpGso ? this.sendGso : undefined, this.perPacketTos ? this.sendTos : undefined);
+    this.sendUdp.sendBatch(this.sendBuf, this.sendOffs, this.sendLens, this.sendDest, n, r, this.udpGso ? this.sendGso : undefined, this.perPacketTos ? this.sendTos : undefined);
     const v = this.counters.v;
     let bytes = 0;
     let segs = 0;
@@ -651,5 +682,6 @@ export class Vtep {
     this.ager = undefined;
     this.tap.close();
     this.udp.close();
+    for (const p of this.pool) p.close();
   }
 }

@@ -71,6 +71,16 @@ describe('explain: a pod IP in another cluster', () => {
     expect(vxlanHeaderHex(0xffffff)).toBe('08 00 00 00 ff ff ff 00');
   });
 
+  it('with --srcport MIN-MAX the source port is the range the inner flow hashes into', () => {
+    const r = parseUpArgs(['--config', EXAMPLE, '--node', 'multicluster-test-001']);
+    if (r.help) throw new Error('unexpected help');
+    // Object.assign: the srcport field is read whether or not this build's UpConfig declares it.
+    const cfg = Object.assign({}, r.config, { srcport: { min: 40000, max: 40007 } });
+    const e = explain(cfg, '10.235.88.10', overlayContext(['--config', EXAMPLE, '--node', 'multicluster-test-001']));
+    expect(e.outer?.[0]).toMatchObject({ srcPort: 40000, srcRange: { min: 40000, max: 40007 }, dstPort: 4899 });
+    expect(e.steps.join('\n')).toContain('source port one of 40000-40007');
+  });
+
   it('works from every node to every other node’s pod', () => {
     const nodes = ['001', '002', '003', '004', '005', '006'].map((s) => `multicluster-test-${s}`);
     const pods = ['10.234.111.7', '10.234.118.7', '10.235.88.7', '10.235.113.7', '10.236.115.7', '10.236.106.7'];
