@@ -13,8 +13,8 @@
  * What it says about the UDP source port is what the dataplane does: without --srcport every datagram leaves
  * from the one socket bound to --dstport (instance.ts binds it; vtep.ts sends through it), so the source port
  * is the --dstport on every packet — not the per-flow hash RFC 7348 recommends and the kernel draws from
- * `srcport MIN MAX`. With --srcport (where the config has it) the port is the one of the range the inner
- * flow hashes to, which needs the inner frame: explain names the range. Receivers accept any source port.
+ * `srcport MIN MAX`. With --srcport the port is that of the send socket the inner flow hashes to (which ports
+ * get sockets is decided at start, instance.ts): explain names the range. Receivers accept any source port.
  *
  * Routes the host has besides the tunnel's (a default route, the pod veths) are not in the config: a
  * destination no tunnel route covers is reported as "not routed into the tunnel", with the kernel counters
@@ -70,7 +70,7 @@ export interface ExplainOuter {
   readonly df: 'set' | 'unset';
   /** The UDP source port: the --dstport socket's, or with `srcRange` the low end of the range. */
   readonly srcPort: number;
-  /** `--srcport MIN-MAX`: the source port is the one of this range the inner flow hashes to. */
+  /** `--srcport MIN-MAX`: the source port is that of the send socket in this range the inner flow hashes to. */
   readonly srcRange?: { readonly min: number; readonly max: number };
   readonly dstPort: number;
   /** Outer UDP checksum sent (false with --noudpcsum / --udp6zerocsumtx). */
@@ -174,8 +174,8 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
   const self = ctx.self;
   const label = (n: OverlayNode | undefined): string => (n === undefined ? '' : `  [${nodeLabel(n)}]`);
   const steps: string[] = [];
-  // `--srcport MIN-MAX` (a pool of source sockets picked by inner flow hash), where the config has it.
-  const srcRange = (cfg as { readonly srcport?: { readonly min: number; readonly max: number } }).srcport;
+  // `--srcport MIN-MAX`: a pool of send sockets over the range, picked per frame by the inner flow's hash.
+  const srcRange = cfg.srcport;
   const base = { dest: d.kind === 'mac' ? d.mac : d.ip.text, kind: d.kind } as const;
 
   if (d.kind === 'mac') return fromMac(d.mac, undefined, undefined, undefined, steps);
@@ -353,7 +353,7 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
         `udp        ${
           o.srcRange === undefined
             ? `source port ${o.srcPort} (every datagram leaves from the one socket bound to --dstport; no per-flow source-port hash without --srcport)`
-            : `source port one of ${o.srcRange.min}-${o.srcRange.max} (--srcport: the socket the inner flow hashes to; one flow keeps one port)`
+            : `source port in ${o.srcRange.min}-${o.srcRange.max} (--srcport: the send socket, of those bound over the range, that the inner flow hashes to; one flow keeps one port; the ready log lists the ports)`
         }, destination port ${o.dstPort}, checksum ${o.udpChecksum ? 'on' : 'zero'}`,
       );
       out.push(
