@@ -67,6 +67,7 @@ export function buildRegistry(rt: Runtime): Registry {
   mirror('vxlan_user_flood_frames_total', 'Frames sent to the default destinations (broadcast, multicast, unknown unicast).', [], (set) => set({}, get('tx_flood_frames')));
   mirror('vxlan_user_flood_copies_total', 'Datagrams produced by flooding (head-end replication: one per default destination).', [], (set) => set({}, get('tx_flood_copies')));
   mirror('vxlan_user_arp_proxied_total', 'ARP requests answered locally from the static neighbour table.', [], (set) => set({}, get('arp_proxied')));
+  mirror('vxlan_user_ndp_proxied_total', 'IPv6 neighbour solicitations answered locally from the static neighbour table.', [], (set) => set({}, get('ndp_proxied')));
 
   gauge('vxlan_user_fdb_entries', 'FDB entries (MACs), the default-destination entry included.', () => vtep.fdb.size);
   gauge('vxlan_user_fdb_remotes', 'Remotes over all FDB entries.', () => vtep.fdb.all().reduce((n, e) => n + e.remotes.length, 0));

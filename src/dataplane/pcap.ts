@@ -251,8 +251,9 @@ export class PcapWriter implements PacketObserver {
   onEncap(buf: Buffer, fo: number, flen: number, verdict: number, entry: FdbEntry | undefined): void {
     const name = verdictName(verdict);
     const inner = Buffer.from(buf.subarray(fo, fo + Math.max(0, Math.min(flen, buf.length - fo))));
-    if (name === 'arp_proxied') {
-      this.put(IFACE_TAP, inner, EPB_OUTBOUND, 'proxy-ARP reply written back to the TAP, answered from the neighbour table');
+    if (name === 'arp_proxied' || name === 'ndp_proxied') {
+      const what = name === 'arp_proxied' ? 'proxy-ARP reply' : 'NDP proxy advertisement';
+      this.put(IFACE_TAP, inner, EPB_OUTBOUND, `${what} written back to the TAP, answered from the neighbour table`);
       return;
     }
     if (isDrop(verdict) || entry === undefined) {

@@ -40,6 +40,8 @@ export const DROP_TEXT: Readonly<Partial<Record<CounterName | string, string>>> 
   rx_bad_src_mac: 'the inner source MAC is multicast or zero',
   rx_truncated: 'larger than the receive buffer',
   rx_unknown_peer: '--peers-only, and the sender is not a known remote',
+  rx_fdb_static_conflict: '--learning, and the inner source MAC has a static FDB entry at another VTEP (never moved)',
+  rx_ecn_not_ect: 'outer ECN is CE but the inner packet is not ECN-capable (dropped like the kernel)',
   rx_tap_error: 'the TAP refused the write',
   pool_exhausted: 'no free buffer',
 };
@@ -230,9 +232,10 @@ export class TracePrinter implements PacketObserver {
     const name = verdictName(verdict);
     const inner = describeFrame(buf, fo, Math.min(flen, buf.length - fo));
     const me = endpoint(this.ctx.localIp, this.ctx.localPort);
-    if (name === 'arp_proxied') {
-      // answerArp rewrote the request into the reply in place: this is what went back into the TAP.
-      this.emit(t, `tap ${this.ctx.tapName} < ${inner} | proxy-ARP: answered from the neighbour table, nothing sent`);
+    if (name === 'arp_proxied' || name === 'ndp_proxied') {
+      // The request was rewritten into the reply in place: this is what went back into the TAP.
+      const how = name === 'arp_proxied' ? 'proxy-ARP' : 'NDP proxy';
+      this.emit(t, `tap ${this.ctx.tapName} < ${inner} | ${how}: answered from the neighbour table, nothing sent`);
       return;
     }
     if (isDrop(verdict) || entry === undefined) {
