@@ -97,6 +97,19 @@ describe.skipIf(gate.skip)('vxlan-user on real namespaces', () => {
     expect(c.tx_flood_frames).toBe(0);
   });
 
+  it('the plain path (--offload off) and the dgram fallback (--io dgram) carry TCP too, bytes checked', async () => {
+    const t = await topology('plain', [N1, N2]);
+    const a = await up(t, N1, [...staticArgs(N1, [N2]), '--offload', 'off']);
+    await up(t, N2, [...staticArgs(N2, [N1]), '--io', 'dgram']);
+    expect(a.stderr()).toContain('offloads off (--offload off): plain path');
+    await tcpTransfer(t, N1, N2, 10, 5004);
+    await tcpTransfer(t, N2, N1, 10, 5005);
+    const c = await a.counters();
+    expect(c.tx_tso_frames).toBe(0);
+    expect(c.rx_coalesced_frames).toBe(0);
+    expect(c.tx_packets).toBeGreaterThan(7000); // 10 MiB in MSS-sized datagrams, one each
+  });
+
   it('interoperates with the kernel vxlan device: ping and TCP both ways', async () => {
     const t = await topology('kern', [N1, N2]);
     await up(t, N1, staticArgs(N1, [N2]));

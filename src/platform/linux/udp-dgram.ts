@@ -72,7 +72,8 @@ export class DgramUdpBind implements UdpBind {
   /** Binds; rejects with an Error whose `code` is EADDRINUSE, EADDRNOTAVAIL... */
   static open(o: { address: string; port: number; device: string }): Promise<DgramUdpBind> {
     return new Promise((resolve, reject) => {
-      const sock = dgram.createSocket({ type: isIPv6(o.address) ? 'udp6' : 'udp4', ipv6Only: true });
+      // ipv6Only only on an IPv6 socket: on udp4 the IPV6_V6ONLY option makes bind() fail with EINVAL.
+      const sock = isIPv6(o.address) ? dgram.createSocket({ type: 'udp6', ipv6Only: true }) : dgram.createSocket({ type: 'udp4' });
       const onError = (err: Error): void => {
         sock.close();
         reject(err);
