@@ -75,8 +75,11 @@ export interface UpConfig {
   readonly ttl?: number;
   /** `--tos N|inherit`: outer TOS / traffic class (ECN bits from the inner packet); undefined = 0. */
   readonly tos?: number | 'inherit';
-  /** `--df set|unset`: the outer DF bit (IPv4); undefined = unset. */
-  readonly df?: 'set' | 'unset';
+  /**
+   * `--df set|unset|inherit`: the outer DF bit (IPv4); undefined = unset. inherit copies the inner IPv4 DF bit
+   * (frames with DF leave from DF-set twin sockets).
+   */
+  readonly df?: 'set' | 'unset' | 'inherit';
   /** `--noudpcsum` (IPv4 underlay): send zero UDP checksums (SO_NO_CHECK); absent = on, the kernel's default. */
   readonly udpcsum?: false;
   /** `--udp6zerocsumtx` (IPv6 underlay): send zero UDP checksums (UDP_NO_CHECK6_TX). */

@@ -683,7 +683,7 @@ interface Fields {
   readonly ageing?: number;
   readonly ttl?: { readonly raw: Raw; readonly value: number };
   readonly tos?: { readonly raw: Raw; readonly value: number | 'inherit' };
-  readonly df?: { readonly raw: Raw; readonly value: 'set' | 'unset' };
+  readonly df?: { readonly raw: Raw; readonly value: 'set' | 'unset' | 'inherit' };
   readonly udpcsum?: { readonly raw: Raw; readonly value: boolean };
   readonly udp6zerocsumtx?: { readonly raw: Raw; readonly value: boolean };
   readonly udp6zerocsumrx?: { readonly raw: Raw; readonly value: boolean };
@@ -761,9 +761,8 @@ function validateFields(raw: RawUp): Fields {
     }),
     df: opt(s.df, (r) => {
       const v = str(r);
-      if (v === 'inherit') fail(r, 'is not supported yet: use set or unset');
-      if (v !== 'set' && v !== 'unset') fail(r, 'is not a DF mode: use set or unset');
-      return { raw: r, value: v };
+      if (v !== 'set' && v !== 'unset' && v !== 'inherit') fail(r, 'is not a DF mode: use set, unset or inherit');
+      return { raw: r, value: v as 'set' | 'unset' | 'inherit' };
     }),
     udpcsum: opt(s.udpcsum, (r) => ({ raw: r, value: bool(r) })),
     udp6zerocsumtx: opt(s.udp6zerocsumtx, (r) => ({ raw: r, value: bool(r) })),

@@ -67,7 +67,7 @@ export interface ExplainOuter {
   readonly ttl?: number;
   /** --tos N, 'inherit', or 0; the ECN bits come from the inner packet. */
   readonly tos: number | 'inherit';
-  readonly df: 'set' | 'unset';
+  readonly df: 'set' | 'unset' | 'inherit';
   /** The UDP source port: the --dstport socket's, or with `srcRange` the low end of the range. */
   readonly srcPort: number;
   /** `--srcport MIN-MAX`: the source port is that of the send socket in this range the inner flow hashes to. */

@@ -122,10 +122,13 @@ Outer header (--io native only)
                         follow the inner packet as the kernel's (inner CE leaves as ECT(0)); an
                         outer CE marks the inner packet CE on receive. Default: 0.
                           kernel: ip link add ... tos N|inherit
-  --df set|unset        the outer IPv4 DF bit. Default: unset, the kernel's. Either way vxlan-user
-                        never lets the host fragment: oversize frames are dropped and answered with
-                        ICMP "fragmentation needed" (see docs/kernel-parity.md).
-                          kernel: ip link add ... df set|unset
+  --df set|unset|inherit
+                        the outer IPv4 DF bit. Default: unset, the kernel's. inherit: DF when the
+                        inner packet is IPv6 or IPv4 with DF (those frames leave from DF-set twin
+                        sockets). Either way vxlan-user never lets the host fragment: oversize
+                        frames are dropped and answered with ICMP "fragmentation needed"
+                        (see docs/kernel-parity.md).
+                          kernel: ip link add ... df set|unset|inherit
   --srcport MIN-MAX     outer UDP source ports from this range (inclusive), chosen by a hash of
                         the inner flow (5-tuple, else the MACs): up to 16 sockets on ports spread
                         over the range; one flow keeps one port. Default: every datagram leaves

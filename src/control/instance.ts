@@ -115,13 +115,23 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   const pool = cfg.srcport !== undefined ? openSourcePorts(cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? '') : [];
   undo.push('close source-port sockets', () => pool.forEach((p) => p.close()));
   if (pool.length !== 0) log(`--srcport: ${pool.length} sending sockets, ports ${pool.map((p) => p.localPort).join(' ')}`);
+  // --df inherit: Linux has no per-datagram DF control message, so frames whose inner IPv4 packet has DF leave
+  // from DF-set twins of the sending sockets (ephemeral ports, or ports of the --srcport range).
+  const dfPool: NativeUdpBind[] = [];
+  undo.push('close DF sockets', () => dfPool.forEach((p) => p.close()));
+  if (cfg.df === 'inherit' && udp instanceof NativeUdpBind) {
+    if (cfg.srcport !== undefined) dfPool.push(...openSourcePorts(cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? ''));
+    else dfPool.push(new NativeUdpBind({ address: bindAddr, port: 0, device: cfg.dev ?? '', rcvbuf: 64 << 10 }));
+    log(`--df inherit: ${dfPool.length} DF-set sending socket(s), port(s) ${dfPool.map((p) => p.localPort).join(' ')}`);
+  }
   // Outer header settings (--ttl, --tos, --df): socket-wide; config refuses them with --io dgram.
-  for (const sock of [udp, ...pool]) if (sock instanceof NativeUdpBind) {
+  for (const sock of [udp, ...pool, ...dfPool]) if (sock instanceof NativeUdpBind) {
+    const df = cfg.df === undefined ? undefined : cfg.df === 'set' || dfPool.includes(sock) ? 1 : 0;
     const outer: [UdpIpOption, number | undefined][] = [
       ['ttl', cfg.ttl],
       // The per-datagram IP_TOS control message (ECN, inherit) overrides this; it covers any send without one.
       ['tos', cfg.tos === undefined || cfg.tos === 'inherit' ? undefined : cfg.tos & ~3],
-      ['df', cfg.df === undefined ? undefined : cfg.df === 'set' ? 1 : 0],
+      ['df', df],
       // UDP checksums: --noudpcsum (IPv4), --udp6zerocsumtx / --udp6zerocsumrx (IPv6); config checks the family.
       ['nocheck', cfg.udpcsum === false ? 1 : undefined],
       ['nocheck6tx', cfg.udp6zerocsumtx === true ? 1 : undefined],
@@ -164,6 +174,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     ageing: cfg.ageing ?? DEFAULT_AGEING,
     tos: cfg.tos === 'inherit' ? TOS_INHERIT : cfg.tos ?? 0,
     srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')),
+    dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')),
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);

@@ -30,6 +30,7 @@ import { FrameBatch, HEADROOM } from './batch.js';
 import {
   ETH_HLEN,
   ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
 } from '../wire/ethernet.js';
 import { macRead } from '../wire/mac.js';
@@ -101,6 +102,12 @@ export interface VtepOptions {
    * every datagram leaves from `udp` (the --dstport socket). The Vtep closes them.
    */
   readonly srcPool?: readonly UdpBind[];
+  /**
+   * `--df inherit`: sockets with the outer DF bit set, used for inner IPv4 packets that have DF (Linux has no
+   * per-datagram DF control message, so the choice is a choice of socket). dfPool[i] is the twin of
+   * srcPool[i] (modulo its length), or dfPool[0] the twin of the main socket without a pool.
+   */
+  readonly dfPool?: readonly UdpBind[];
 }
 
 const VXLAN_AT = HEADROOM - VXLAN_HLEN; // 8
@@ -153,6 +160,7 @@ export class Vtep {
   private txSock: UdpBind;
   /** The socket the queued sendmmsg entries leave from (one per native call, like sendBuf). */
   private sendUdp: UdpBind;
+  private readonly dfPool: readonly UdpBind[];
 
   // TAP → UDP
   private readonly txBatch: FrameBatch;
@@ -216,9 +224,10 @@ export class Vtep {
     this.tosBase = o.tos ?? 0;
 
     this.pool = o.srcPool ?? [];
+    this.dfPool = o.dfPool ?? [];
     this.txSock = udp;
     this.sendUdp = udp;
-    const pool = this.pool;
+    const pool = [...this.pool, ...this.dfPool];
     // Destination slots are per socket: with a pool, the control plane writes each slot into every socket.
     this.fdb = new Fdb(
       pool.length === 0
@@ -314,6 +323,22 @@ export class Vtep {
     return total;
   }
 
+  /**
+   * Chooses the sending socket for this frame: by inner flow hash within --srcport's pool, then the DF-set
+   * twin when --df inherit and the inner packet is IPv6 or IPv4 with DF. One flow always maps to one socket.
+   */
+  private pickSocket(buf: Buffer, fo: number, flen: number): void {
+    const i = this.pool.length !== 0 ? flowHash(buf, fo, flen) % this.pool.length : 0;
+    // As the kernel's vxlan_xmit_one with df inherit: DF for inner IPv6 (never fragmented in flight) and for inner
+    // IPv4 with DF.
+    let df = false;
+    if (this.dfPool.length !== 0 && flen >= ETH_HLEN + 20) {
+      const type = buf.readUInt16BE(fo + 12);
+      df = type === ETHERTYPE_IPV6 || (type === ETHERTYPE_IPV4 && (buf[fo + ETH_HLEN + 6]! & 0x40) !== 0);
+    }
+    this.txSock = df ? this.dfPool[i % this.dfPool.length]! : this.pool.length !== 0 ? this.pool[i]! : this.udp;
+  }
+
   /** Handles one frame; returns its verdict: a counter index (C.tx_packets, C.tx_flood_frames, C.arp_proxied, C.ndp_proxied or a drop reason). */
   private encapOne(buf: Buffer, fo: number, flen: number, v: Float64Array): number {
     v[C.tx_frames]!++;
@@ -364,7 +389,7 @@ export class Vtep {
     }
     // The outer TOS (ECN per INET_ECN_encapsulate): one per frame; a super-frame's segments share its header.
     const tos = this.perPacketTos ? encapTos(this.tosBase, buf, fo, flen) : 0;
-    if (this.pool.length !== 0) this.txSock = this.pool[flowHash(buf, fo, flen) % this.pool.length]!;
+    if (this.pool.length !== 0 || this.dfPool.length !== 0) this.pickSocket(buf, fo, flen);
     if (gsoType !== 0) return this.encapSuperFrame(buf, fo, flen, gsoType, e, entry === undefined, v, tos);
     const udpLen = VXLAN_HLEN + flen;
     if (udpLen > this.maxUdpPayload) {

@@ -191,6 +191,17 @@ describe.skipIf(gate.skip)('kernel-grade behaviour on real namespaces', () => {
     // n2 (defaults) → n1, captured on n2's eth0 as it leaves: tos 0, ttl 64, no DF (the kernel's defaults).
     expect(await captureOne(t, N2, N2.underlay, () => ping(t, N2, N1.overlay, 2))).toMatch(/tos 0x0, ttl 64, .*flags \[none\]/);
   });
+
+  it('--df inherit: the outer DF bit follows the inner IPv4 packet (ping -M do vs -M dont)', async () => {
+    const t = await topology('dfinh', [N1, N2]);
+    const stat = (self: Node, peer: Node): string[] => [...base(self), '--neigh', `${peer.overlay}=${peer.mac}`, '--fdb', `${peer.mac}=${peer.underlay}`];
+    const a = await up(t, N1, [...stat(N1, N2), '--df', 'inherit']);
+    await up(t, N2, stat(N2, N1));
+    expect(a.stderr()).toMatch(/--df inherit: 1 DF-set sending socket/);
+    const pingDf = (mode: string) => () => t.exec(N1.name, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '-M', mode, N2.overlay]);
+    expect(await captureOne(t, N2, N1.underlay, pingDf('do'))).toMatch(/flags \[DF\]/);
+    expect(await captureOne(t, N2, N1.underlay, pingDf('dont'))).toMatch(/flags \[none\]/);
+  });
 });
 
 /** Runs `action` while tcpdump on `node`'s eth0 waits for one VXLAN datagram from `src`; returns tcpdump -v's line. */

@@ -24,15 +24,16 @@ describe('--ttl / --tos / --df', () => {
     const c = up('--ttl', '33', '--tos', '184', '--df', 'set');
     expect([c.ttl, c.tos, c.df]).toEqual([33, 184, 'set']);
   });
-  it('refuses out-of-range values, unknown modes and the inherit forms by name', () => {
+  it('refuses out-of-range values, unknown modes and --ttl inherit by name', () => {
     expect(() => up('--ttl', '0')).toThrow(/--ttl 0 is out of range: an IP TTL is 1\.\.255/);
     expect(() => up('--tos', '256')).toThrow(/--tos 256 is out of range/);
-    expect(() => up('--df', 'maybe')).toThrow(/--df maybe is not a DF mode: use set or unset/);
     expect(() => up('--ttl', 'inherit')).toThrow(/--ttl inherit is not supported yet/);
-    expect(() => up('--df', 'inherit')).toThrow(/--df inherit is not supported yet/);
+    expect(() => up('--df', 'maybe')).toThrow(/--df maybe is not a DF mode: use set, unset or inherit/);
   });
-  it('accepts --tos inherit (copy the inner DSCP)', () => {
+  it('accepts --tos inherit (copy the inner DSCP) and --df inherit', () => {
     expect(up('--tos', 'inherit').tos).toBe('inherit');
+    expect(up('--df', 'inherit').df).toBe('inherit');
+    expect(() => up('--io', 'dgram', '--df', 'inherit')).toThrow(/needs --io native/);
     expect(() => up('--io', 'dgram', '--tos', 'inherit')).toThrow(/needs --io native/);
   });
   it('refuses them with --io dgram (exit 2: a ConfigError), saying why', () => {
