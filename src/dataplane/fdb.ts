@@ -16,6 +16,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { UdpBind } from '../platform/types.js';
+import { ipv6Hex } from '../platform/sockaddr.js';
 
 /** What the FDB needs of the UDP side: destination slots (of one socket, or of every socket of a pool). */
 export type DestinationTable = Pick<UdpBind, 'destinationSlots' | 'setDestination'>;
@@ -250,8 +251,8 @@ export class Fdb {
     const p6 = new Set<string>();
     for (const e of this.entries.values())
       if (e.static) for (const r of e.remotes) {
-        const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(r.ip);
-        if (v4) p4.add(((+v4[1]! << 24) | (+v4[2]! << 16) | (+v4[3]! << 8) | +v4[4]!) >>> 0);
+        const v4 = parseV4(r.ip);
+        if (v4 >= 0) p4.add(v4);
         else p6.add(ipv6Hex(r.ip));
       }
     this.peers = p4;
@@ -321,11 +322,3 @@ function sockaddrIp(addrs: Buffer, off: number, family: number): string | undefi
   return undefined;
 }
 
-/** The 16 bytes of an IPv6 address in hex (no separators), matching Buffer.toString('hex') of sin6_addr. */
-function ipv6Hex(ip: string): string {
-  const [head, tail] = ip.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill('0');
-  return [...h, ...fill, ...t].map((x) => parseInt(x, 16).toString(16).padStart(4, '0')).join('');
-}

@@ -153,6 +153,28 @@ export function l4ChecksumOffset(proto: number): number {
   return proto === PROTO_TCP ? TCP_CSUM : proto === PROTO_UDP ? UDP_CSUM : -1;
 }
 
+/** Where l4Locate puts its answer: one reused object, so neither caller allocates. */
+const L4 = { proto: 0, off: 0, len: 0, sum: 0 };
+
+/**
+ * Finds the L4 header of the packet at `l3off` (see l4ChecksumFill for the layout rules) and its
+ * pseudo-header sum; the shared first half of l4ChecksumFill and l4ChecksumVerify. Result in L4.
+ */
+function l4Locate(buf: Buffer, l3off: number, isV6: boolean): void {
+  if (isV6) {
+    L4.proto = buf[l3off + V6_NEXT_HEADER]!;
+    L4.off = l3off + V6_HLEN;
+    L4.len = get16(buf, l3off + V6_PAYLOAD_LEN);
+    L4.sum = pseudoHeaderSumV6(buf, l3off + V6_SRC, l3off + V6_DST, L4.proto, L4.len);
+  } else {
+    L4.proto = buf[l3off + V4_PROTOCOL]!;
+    const hlen = (buf[l3off]! & 0x0f) * 4;
+    L4.off = l3off + hlen;
+    L4.len = get16(buf, l3off + V4_TOTAL_LEN) - hlen;
+    L4.sum = pseudoHeaderSumV4(buf, l3off + V4_SRC, l3off + V4_DST, L4.proto, L4.len);
+  }
+}
+
 /**
  * Computes and stores the full TCP or UDP checksum of the packet whose IP header starts at `l3off`.
  * IPv4: the L4 header follows the IHL, its length is total length - IHL*4. IPv6: the L4 header must
@@ -163,22 +185,8 @@ export function l4ChecksumOffset(proto: number): number {
  * protocol is neither TCP nor UDP or the L4 length cannot hold its checksum field.
  */
 export function l4ChecksumFill(buf: Buffer, l3off: number, isV6: boolean): number {
-  let proto: number;
-  let l4off: number;
-  let l4len: number;
-  let sum: number;
-  if (isV6) {
-    proto = buf[l3off + V6_NEXT_HEADER]!;
-    l4off = l3off + V6_HLEN;
-    l4len = get16(buf, l3off + V6_PAYLOAD_LEN);
-    sum = pseudoHeaderSumV6(buf, l3off + V6_SRC, l3off + V6_DST, proto, l4len);
-  } else {
-    proto = buf[l3off + V4_PROTOCOL]!;
-    const hlen = (buf[l3off]! & 0x0f) * 4;
-    l4off = l3off + hlen;
-    l4len = get16(buf, l3off + V4_TOTAL_LEN) - hlen;
-    sum = pseudoHeaderSumV4(buf, l3off + V4_SRC, l3off + V4_DST, proto, l4len);
-  }
+  l4Locate(buf, l3off, isV6);
+  const { proto, off: l4off, len: l4len, sum } = L4;
   const field = l4ChecksumOffset(proto);
   if (field < 0 || l4len < field + 2) return -1;
   put16(buf, l4off + field, 0);
@@ -195,22 +203,8 @@ export function l4ChecksumFill(buf: Buffer, l3off: number, isV6: boolean): numbe
  * `allowZeroUdp6`. Returns false for other protocols.
  */
 export function l4ChecksumVerify(buf: Buffer, l3off: number, isV6: boolean, allowZeroUdp6 = false): boolean {
-  let proto: number;
-  let l4off: number;
-  let l4len: number;
-  let sum: number;
-  if (isV6) {
-    proto = buf[l3off + V6_NEXT_HEADER]!;
-    l4off = l3off + V6_HLEN;
-    l4len = get16(buf, l3off + V6_PAYLOAD_LEN);
-    sum = pseudoHeaderSumV6(buf, l3off + V6_SRC, l3off + V6_DST, proto, l4len);
-  } else {
-    proto = buf[l3off + V4_PROTOCOL]!;
-    const hlen = (buf[l3off]! & 0x0f) * 4;
-    l4off = l3off + hlen;
-    l4len = get16(buf, l3off + V4_TOTAL_LEN) - hlen;
-    sum = pseudoHeaderSumV4(buf, l3off + V4_SRC, l3off + V4_DST, proto, l4len);
-  }
+  l4Locate(buf, l3off, isV6);
+  const { proto, off: l4off, len: l4len, sum } = L4;
   const field = l4ChecksumOffset(proto);
   if (field < 0 || l4len < field + 2) return false;
   if (proto === PROTO_UDP && get16(buf, l4off + field) === 0) return !isV6 || allowZeroUdp6;

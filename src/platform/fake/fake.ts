@@ -5,6 +5,7 @@
 import { isIPv6 } from 'node:net';
 import type { TapDevice, UdpBind } from '../types.js';
 import { SOCKADDR_SLOT, VNET_HDR_LEN } from '../types.js';
+import { writeSockaddr } from '../sockaddr.js';
 
 export class FakeTap implements TapDevice {
   readonly name: string;
@@ -114,10 +115,7 @@ export class FakeUdpBind implements UdpBind {
         lens[n] = d.data.length;
       }
       const a = n * SOCKADDR_SLOT;
-      addrs.fill(0, a, a + SOCKADDR_SLOT);
-      addrs.writeUInt16LE(2, a);
-      addrs.writeUInt16BE(d.port, a + 2);
-      d.ip.split('.').forEach((p, i) => (addrs[a + 4 + i] = Number(p)));
+      writeSockaddr(addrs, a, d.ip, d.port);
       n++;
     }
     return n;

@@ -76,3 +76,32 @@ export function native(): NativeAddon {
   }
   throw new Error('the native addon build/Release/vxlan_native.node is missing: run `npm install` (it builds with node-gyp)');
 }
+
+/**
+ * A file descriptor owned by the addon's caller, with uv_poll readiness: the shared half of LinuxTap and
+ * NativeUdpBind. close() stops polling before it closes the fd (libuv must not poll a closed fd).
+ */
+export abstract class PolledFd {
+  protected fd: number;
+  private poller: NativePoller | undefined;
+
+  protected constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** Calls `cb` once per wakeup while the fd is readable. */
+  onReadable(cb: () => void): void {
+    const n = native();
+    this.poller = new n.Poller(this.fd, (status) => {
+      if (status >= 0) cb();
+    });
+    this.poller.start(n.constants.UV_READABLE);
+  }
+
+  close(): void {
+    this.poller?.close();
+    this.poller = undefined;
+    if (this.fd >= 0) native().close(this.fd);
+    this.fd = -1;
+  }
+}

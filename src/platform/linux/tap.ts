@@ -4,18 +4,16 @@
  * Readiness comes from a uv_poll on Node's event loop; each wakeup drains the device in batches.
  */
 import type { TapDevice } from '../types.js';
-import { native, type NativePoller } from './native.js';
+import { native, PolledFd } from './native.js';
 
-export class LinuxTap implements TapDevice {
+export class LinuxTap extends PolledFd implements TapDevice {
   readonly name: string;
   readonly vnetHdr: boolean;
-  private fd: number;
-  private poller: NativePoller | undefined;
 
   /** Throws an Error with `code` = errno name (EPERM without CAP_NET_ADMIN, EBUSY when the name is taken...). */
   constructor(name: string, opts: { vnetHdr: boolean }) {
     const [fd, actual] = native().tapOpen(name, opts.vnetHdr, false);
-    this.fd = fd;
+    super(fd);
     this.name = actual;
     this.vnetHdr = opts.vnetHdr;
   }
@@ -31,20 +29,5 @@ export class LinuxTap implements TapDevice {
 
   write(buf: Buffer, off: number, len: number): number {
     return native().writeFrame(this.fd, buf, off, len);
-  }
-
-  onReadable(cb: () => void): void {
-    const n = native();
-    this.poller = new n.Poller(this.fd, (status) => {
-      if (status >= 0) cb();
-    });
-    this.poller.start(n.constants.UV_READABLE);
-  }
-
-  close(): void {
-    this.poller?.close();
-    this.poller = undefined;
-    if (this.fd >= 0) native().close(this.fd);
-    this.fd = -1;
   }
 }

@@ -11,12 +11,11 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { UdpBind } from '../types.js';
 import { SOCKADDR_SLOT } from '../types.js';
+import { writeSockaddr } from '../sockaddr.js';
 
 const RING_SLOTS = 512;
 const RING_SLOT_SIZE = 65536;
 const RX_QUEUE = 1024;
-const AF_INET = 2;
-const AF_INET6 = 10;
 
 export class DgramUdpBind implements UdpBind {
   readonly family: 4 | 6;
@@ -168,28 +167,4 @@ export class DgramUdpBind implements UdpBind {
       /* already closed */
     }
   }
-}
-
-/** Writes a Linux sockaddr_in/sockaddr_in6 (family in host byte order: little-endian here) like recvmmsg does. */
-function writeSockaddr(out: Buffer, off: number, ip: string, port: number): void {
-  out.fill(0, off, off + SOCKADDR_SLOT);
-  if (isIPv6(ip)) {
-    out.writeUInt16LE(AF_INET6, off);
-    out.writeUInt16BE(port, off + 2);
-    const parts = expandV6(ip);
-    for (let i = 0; i < 8; i++) out.writeUInt16BE(parts[i]!, off + 8 + 2 * i);
-  } else {
-    out.writeUInt16LE(AF_INET, off);
-    out.writeUInt16BE(port, off + 2);
-    const p = ip.split('.');
-    for (let i = 0; i < 4; i++) out[off + 4 + i] = Number(p[i]);
-  }
-}
-
-function expandV6(ip: string): number[] {
-  const [head, tail] = ip.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill('0');
-  return [...h, ...fill, ...t].map((x) => parseInt(x, 16));
 }

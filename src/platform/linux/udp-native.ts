@@ -5,7 +5,7 @@
  */
 import { isIPv6 } from 'node:net';
 import type { UdpBind } from '../types.js';
-import { native, type NativePoller, type UdpIpOption } from './native.js';
+import { native, PolledFd, type UdpIpOption } from './native.js';
 
 export interface UdpOpenOptions {
   /** Local address; '0.0.0.0' or '::' for the wildcard. */
@@ -20,22 +20,20 @@ export interface UdpOpenOptions {
   readonly destinationSlots?: number;
 }
 
-export class NativeUdpBind implements UdpBind {
+export class NativeUdpBind extends PolledFd implements UdpBind {
   readonly family: 4 | 6;
   readonly localAddress: string;
   readonly localPort: number;
   readonly ioPath = 'native recvmmsg/sendmmsg';
   readonly perPacketTos = true;
   readonly destinationSlots: number;
-  private fd: number;
   private table: Buffer;
-  private poller: NativePoller | undefined;
 
   /** Throws an Error with `code` = errno name (EADDRINUSE, EADDRNOTAVAIL, ENODEV...). */
   constructor(o: UdpOpenOptions) {
     const n = native();
     const [fd, port] = n.udpOpen(o.address, o.port, o.device, o.rcvbuf ?? 4 << 20, o.sndbuf ?? 4 << 20);
-    this.fd = fd;
+    super(fd);
     this.localPort = port;
     this.localAddress = o.address;
     this.family = isIPv6(o.address) ? 6 : 4;
@@ -66,20 +64,5 @@ export class NativeUdpBind implements UdpBind {
    */
   setIpOption(what: UdpIpOption, value: number): number {
     return native().udpSetIpOption(this.fd, what, value);
-  }
-
-  onReadable(cb: () => void): void {
-    const n = native();
-    this.poller = new n.Poller(this.fd, (status) => {
-      if (status >= 0) cb();
-    });
-    this.poller.start(n.constants.UV_READABLE);
-  }
-
-  close(): void {
-    this.poller?.close();
-    this.poller = undefined;
-    if (this.fd >= 0) native().close(this.fd);
-    this.fd = -1;
   }
 }
