@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addKernelVtep, buildTopology, netTestGate, testPrefix, type Topology } from '../../src/testbed/index.js';
-import { assertBuilt, runCli, startVtep, type RunningVtep } from './vtep-process.js';
+import { addKernelVtep, netTestGate, type Topology } from '../../src/testbed/index.js';
+import { assertBuilt, NetSession, runCli, type RunningVtep } from './vtep-process.js';
 
 const gate = netTestGate();
 
@@ -29,22 +29,11 @@ function staticArgs(self: Node, peers: Node[], vni = 10001): string[] {
 }
 
 let work: string;
-let topo: Topology | undefined;
-const running: RunningVtep[] = [];
+const net = new NetSession();
 
-async function topology(tag: string, nodes: Node[]): Promise<Topology> {
-  topo = await buildTopology({
-    prefix: testPrefix(tag),
-    nodes: nodes.map((n) => ({ name: n.name, underlayIp: n.underlay, underlayPrefix: 24 })),
-  });
-  return topo;
-}
+const topology = (tag: string, nodes: Node[]): Promise<Topology> => net.topology(tag, nodes);
 
-async function up(t: Topology, node: Node, args: string[]): Promise<RunningVtep> {
-  const v = await startVtep(t, node.name, args);
-  running.push(v);
-  return v;
-}
+const up = (t: Topology, node: Node, args: string[]): Promise<RunningVtep> => net.up(t, node, args);
 
 async function ping(t: Topology, from: Node, to: string, count = 3): Promise<void> {
   await t.exec(from.name, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', to]);
@@ -75,11 +64,7 @@ describe.skipIf(gate.skip)('vxlan-user on real namespaces', () => {
     assertBuilt();
     work = mkdtempSync(join(tmpdir(), 'vxut-data-'));
   });
-  afterEach(async () => {
-    for (const v of running.splice(0)) await v.stop('SIGKILL').catch(() => {});
-    await topo?.teardown();
-    topo = undefined;
-  });
+  afterEach(() => net.cleanup());
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('two vxlan-user nodes: ping both ways and a 50 MiB TCP transfer, bytes checked', async () => {

@@ -6,22 +6,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addKernelVtep, buildTopology, netTestGate, testPrefix, type Topology } from '../../src/testbed/index.js';
-import { assertBuilt, startVtep, type RunningVtep } from './vtep-process.js';
+import { addKernelVtep, netTestGate, type Topology } from '../../src/testbed/index.js';
+import { assertBuilt, NetSession, type RunningVtep } from './vtep-process.js';
 import { N1, N2, type SeedNode } from './seed-nodes.js';
 
 const gate = netTestGate();
 type Node = SeedNode;
 const DEV = 'vxlan-test';
 
-let topo: Topology | undefined;
-const running: RunningVtep[] = [];
+const net = new NetSession();
 
 async function topology(tag: string, nodes: Node[], innerIpv6 = false): Promise<Topology> {
-  topo = await buildTopology({
-    prefix: testPrefix(tag),
-    nodes: nodes.map((n) => ({ name: n.name, underlayIp: n.underlay, underlayPrefix: 24 })),
-  });
+  const topo = await net.topology(tag, nodes);
   // No IPv6 on new devices unless the test needs it: router solicitations and MLD reports would blur counts.
   if (!innerIpv6) for (const n of nodes) await topo.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1']);
   return topo;
@@ -107,11 +103,7 @@ function base(self: Node, peer: Node): string[] {
   ];
 }
 
-async function up(t: Topology, node: Node, args: string[]): Promise<RunningVtep> {
-  const v = await startVtep(t, node.name, args);
-  running.push(v);
-  return v;
-}
+const up = (t: Topology, node: Node, args: string[]): Promise<RunningVtep> => net.up(t, node, args);
 
 /**
  * Runs `action` while tcpdump on `node`'s `iface` waits for `count` packets matching `filter`; returns
@@ -146,11 +138,7 @@ describe.skipIf(gate.skip)('kernel-grade behaviour, part 2, on real namespaces',
     gate.assert();
     assertBuilt();
   });
-  afterEach(async () => {
-    for (const v of running.splice(0)) await v.stop('SIGKILL').catch(() => {});
-    await topo?.teardown();
-    topo = undefined;
-  });
+  afterEach(() => net.cleanup());
 
   it('ECN encapsulation: the outer ECN follows the inner one (CE leaves as ECT(0)), byte for byte as the kernel vxlan device', async () => {
     const t = await topology('ecn-enc', [N1, N2]);

@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildTopology, netTestGate, testPrefix, type Topology } from '../../src/testbed/index.js';
-import { assertBuilt, runCli, startVtep, type RunningVtep } from './vtep-process.js';
+import { netTestGate, type Topology } from '../../src/testbed/index.js';
+import { assertBuilt, NetSession, runCli, type RunningVtep } from './vtep-process.js';
 import { N1, N2, N3, type SeedNode } from './seed-nodes.js';
 
 const gate = netTestGate();
@@ -15,14 +15,10 @@ const gate = netTestGate();
 type Node = SeedNode;
 const DEV = 'vxlan-test';
 
-let topo: Topology | undefined;
-const running: RunningVtep[] = [];
+const net = new NetSession();
 
 async function topology(tag: string, nodes: Node[], ipv6 = false): Promise<Topology> {
-  topo = await buildTopology({
-    prefix: testPrefix(tag),
-    nodes: nodes.map((n) => ({ name: n.name, underlayIp: n.underlay, underlayPrefix: 24 })),
-  });
+  const topo = await net.topology(tag, nodes);
   // No IPv6 on new devices: router solicitations and MLD reports would flood and blur the flood counts.
   if (!ipv6) for (const n of nodes) await topo.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1']);
   return topo;
@@ -32,11 +28,7 @@ function base(self: Node): string[] {
   return ['--vni', '10001', '--name', DEV, '--dstport', '4899', '--local', self.underlay, '--mac', self.mac, '--addr', `${self.overlay}/24`];
 }
 
-async function up(t: Topology, node: Node, args: string[]): Promise<RunningVtep> {
-  const v = await startVtep(t, node.name, args);
-  running.push(v);
-  return v;
-}
+const up = (t: Topology, node: Node, args: string[]): Promise<RunningVtep> => net.up(t, node, args);
 
 async function ping(t: Topology, from: Node, to: string, count = 3, extra: string[] = []): Promise<string> {
   return (await t.exec(from.name, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', ...extra, to])).stdout;
@@ -92,11 +84,7 @@ describe.skipIf(gate.skip)('kernel-grade behaviour on real namespaces', () => {
     work = mkdtempSync(join(tmpdir(), 'vxut-kg-'));
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
-  afterEach(async () => {
-    for (const v of running.splice(0)) await v.stop('SIGKILL').catch(() => {});
-    await topo?.teardown();
-    topo = undefined;
-  });
+  afterEach(() => net.cleanup());
 
   it('--learning on 3 nodes: floods before learning, unicast after, static entries never move, learned ones age out', async () => {
     const t = await topology('learn', [N1, N2, N3]);

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildTopology, netTestGate, testPrefix, waitForExit, type Topology } from '../../src/testbed/index.js';
+import { netTestGate, waitForExit, type Topology } from '../../src/testbed/index.js';
 import { DROP_REASONS } from '../../src/dataplane/counters.js';
-import { assertBuilt, runCli, startVtep, type RunningVtep } from './vtep-process.js';
+import { assertBuilt, NetSession, runCli, type RunningVtep } from './vtep-process.js';
 
 const gate = netTestGate();
 
@@ -30,19 +30,11 @@ function args(self: Node, peers: Node[], as: Node = self): string[] {
 }
 
 let work: string;
-let topo: Topology | undefined;
-const running: RunningVtep[] = [];
+const net = new NetSession();
 
-async function topology(tag: string, nodes: Node[]): Promise<Topology> {
-  topo = await buildTopology({ prefix: testPrefix(tag), nodes: nodes.map((n) => ({ name: n.name, underlayIp: n.underlay, underlayPrefix: 24 })) });
-  return topo;
-}
+const topology = (tag: string, nodes: Node[]): Promise<Topology> => net.topology(tag, nodes);
 
-async function up(t: Topology, node: Node, a: string[]): Promise<RunningVtep> {
-  const v = await startVtep(t, node.name, a);
-  running.push(v);
-  return v;
-}
+const up = (t: Topology, node: Node, args: string[]): Promise<RunningVtep> => net.up(t, node, args);
 
 /** `vxlan-user ARGS` in `node`'s namespace. */
 function ctl(t: Topology, node: Node, a: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -90,11 +82,7 @@ describe.skipIf(gate.skip)('operating vxlan-user on real namespaces', () => {
     assertBuilt();
     work = mkdtempSync(join(tmpdir(), 'vxut-op-'));
   });
-  afterEach(async () => {
-    for (const v of running.splice(0)) await v.stop('SIGKILL').catch(() => {});
-    await topo?.teardown();
-    topo = undefined;
-  });
+  afterEach(() => net.cleanup());
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('fdb replace mid-ping moves a peer to another underlay IP: traffic follows at once', async () => {
@@ -268,7 +256,6 @@ if(Date.now()<end)setTimeout(burst,0);else setTimeout(()=>{process.stdout.write(
       }
       await ping(t, A, B.overlay, 2);
       for (const v of [a, b]) expect((await v.stop('SIGTERM')).code).toBe(0);
-      running.splice(0);
     }
   });
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import type { Topology } from '../../src/testbed/index.js';
-import { waitForExit } from '../../src/testbed/index.js';
+import { buildTopology, testPrefix, waitForExit } from '../../src/testbed/index.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
@@ -86,4 +86,36 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * The per-file scaffolding every network test suite shares: one topology and the VTEPs started in it, all
+ * torn down by cleanup() (call it from afterEach), whatever the test did.
+ */
+export class NetSession {
+  private topo: Topology | undefined;
+  private readonly running: RunningVtep[] = [];
+
+  /** Builds the underlay (one namespace per node, /24) under testPrefix(tag). */
+  async topology(tag: string, nodes: readonly { name: string; underlay: string }[]): Promise<Topology> {
+    this.topo = await buildTopology({
+      prefix: testPrefix(tag),
+      nodes: nodes.map((n) => ({ name: n.name, underlayIp: n.underlay, underlayPrefix: 24 })),
+    });
+    return this.topo;
+  }
+
+  /** `vxlan-user up ARGS` in `node`'s namespace, stopped by cleanup(). */
+  async up(t: Topology, node: { name: string }, args: string[]): Promise<RunningVtep> {
+    const v = await startVtep(t, node.name, args);
+    this.running.push(v);
+    return v;
+  }
+
+  /** Kills the VTEPs and deletes the topology; never throws. */
+  async cleanup(): Promise<void> {
+    for (const v of this.running.splice(0)) await v.stop('SIGKILL').catch(() => {});
+    await this.topo?.teardown();
+    this.topo = undefined;
+  }
 }
