@@ -6,19 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addKernelVtep, netTestGate, type Topology } from '../../src/testbed/index.js';
+import { N1, N2, N3, type SeedNode } from './seed-nodes.js';
 import { assertBuilt, NetSession, runCli, type RunningVtep } from './vtep-process.js';
 
 const gate = netTestGate();
 
-interface Node {
-  readonly name: string;
-  readonly underlay: string;
-  readonly overlay: string;
-  readonly mac: string;
-}
-const N1: Node = { name: 'n1', underlay: '192.168.0.21', overlay: '179.17.1.21', mac: 'c2:6a:9b:e5:39:8d' };
-const N2: Node = { name: 'n2', underlay: '192.168.0.31', overlay: '179.17.1.31', mac: '7a:3a:fe:45:a3:76' };
-const N3: Node = { name: 'n3', underlay: '192.168.0.16', overlay: '179.17.1.16', mac: '36:f9:67:c0:70:1c' };
+type Node = SeedNode;
 
 /** vxlan-user options for `self` with static FDB + neighbours for `peers` (the seed recipe's shape). */
 function staticArgs(self: Node, peers: Node[], vni = 10001): string[] {

@@ -16,12 +16,8 @@ const DEV = 'vxlan-test';
 
 const net = new NetSession();
 
-async function topology(tag: string, nodes: Node[], innerIpv6 = false): Promise<Topology> {
-  const topo = await net.topology(tag, nodes);
-  // No IPv6 on new devices unless the test needs it: router solicitations and MLD reports would blur counts.
-  if (!innerIpv6) for (const n of nodes) await topo.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1']);
-  return topo;
-}
+/** IPv6 stays off on the overlay devices unless the test needs it (see NetSession.topology). */
+const topology = (tag: string, nodes: Node[], innerIpv6 = false): Promise<Topology> => net.topology(tag, nodes, { ipv6: innerIpv6 });
 
 /** Adds an IPv6 underlay address (the testbed builds IPv4 underlays) to each node's eth0, without DAD. */
 async function underlay6(t: Topology, nodes: Node[]): Promise<Node[]> {

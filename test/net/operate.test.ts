@@ -6,19 +6,15 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { netTestGate, waitForExit, type Topology } from '../../src/testbed/index.js';
 import { DROP_REASONS } from '../../src/dataplane/counters.js';
+import { N1, N2, N3, type SeedNode } from './seed-nodes.js';
 import { assertBuilt, NetSession, runCli, type RunningVtep } from './vtep-process.js';
 
 const gate = netTestGate();
 
-interface Node {
-  readonly name: string;
-  readonly underlay: string;
-  readonly overlay: string;
-  readonly mac: string;
-}
-const A: Node = { name: 'a', underlay: '192.168.0.21', overlay: '179.17.1.21', mac: 'c2:6a:9b:e5:39:8d' };
-const B: Node = { name: 'b', underlay: '192.168.0.31', overlay: '179.17.1.31', mac: '7a:3a:fe:45:a3:76' };
-const C: Node = { name: 'c', underlay: '192.168.0.16', overlay: '179.17.1.16', mac: '36:f9:67:c0:70:1c' };
+type Node = SeedNode;
+const A: Node = { ...N1, name: 'a' };
+const B: Node = { ...N2, name: 'b' };
+const C: Node = { ...N3, name: 'c' };
 const G: Node = { name: 'g', underlay: '192.168.0.66', overlay: '', mac: '' };
 const DEV = 'vxlan-test';
 

@@ -96,12 +96,17 @@ export class NetSession {
   private topo: Topology | undefined;
   private readonly running: RunningVtep[] = [];
 
-  /** Builds the underlay (one namespace per node, /24) under testPrefix(tag). */
-  async topology(tag: string, nodes: readonly { name: string; underlay: string }[]): Promise<Topology> {
+  /**
+   * Builds the underlay (one namespace per node, /24) under testPrefix(tag). `ipv6: false` turns IPv6 off on
+   * devices created afterwards (the overlay TAP): its router solicitations and MLD reports would blur counts.
+   */
+  async topology(tag: string, nodes: readonly { name: string; underlay: string }[], opts: { ipv6?: boolean } = {}): Promise<Topology> {
     this.topo = await buildTopology({
       prefix: testPrefix(tag),
       nodes: nodes.map((n) => ({ name: n.name, underlayIp: n.underlay, underlayPrefix: 24 })),
     });
+    if (opts.ipv6 === false)
+      for (const n of nodes) await this.topo.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1']);
     return this.topo;
   }
 
