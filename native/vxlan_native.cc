@@ -102,16 +102,34 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The arguments readBatch and recvBatch share: (fd, buf, offsets: Uint32Array, maxLen, count, lens: Int32Array).
+struct BatchIn {
+  int fd;
+  Napi::Buffer<uint8_t> buf;
+  Napi::Uint32Array offs;
+  uint32_t maxLen;
+  uint32_t count;
+  Napi::Int32Array lens;
+  explicit BatchIn(const Napi::CallbackInfo& info)
+      : fd(info[0].As<Napi::Number>().Int32Value()),
+        buf(info[1].As<Napi::Buffer<uint8_t>>()),
+        offs(info[2].As<Napi::Uint32Array>()),
+        maxLen(info[3].As<Napi::Number>().Uint32Value()),
+        count(info[4].As<Napi::Number>().Uint32Value()),
+        lens(info[5].As<Napi::Int32Array>()) {}
+};
+
 // readBatch(fd, buf, offsets: Uint32Array, maxLen, count, lens: Int32Array): n
 // read() until EAGAIN or `count` frames; frame i lands at buf[offsets[i]], its length in lens[i].
 Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
-  auto offs = info[2].As<Napi::Uint32Array>();
-  uint32_t maxLen = info[3].As<Napi::Number>().Uint32Value();
-  uint32_t count = info[4].As<Napi::Number>().Uint32Value();
-  auto lens = info[5].As<Napi::Int32Array>();
+  BatchIn in(info);
+  int fd = in.fd;
+  auto& buf = in.buf;
+  auto& offs = in.offs;
+  uint32_t maxLen = in.maxLen;
+  uint32_t count = in.count;
+  auto& lens = in.lens;
   if (count > offs.ElementLength() || count > lens.ElementLength()) return ThrowType(env, "readBatch: count too big");
   uint8_t* base = buf.Data();
   size_t blen = buf.Length();
@@ -310,12 +328,13 @@ Napi::Value SockaddrWrite(const Napi::CallbackInfo& info) {
 // larger than maxLen (truncated: the caller drops it). Its source sockaddr lands in addrs slot i (28 bytes).
 Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
-  auto offs = info[2].As<Napi::Uint32Array>();
-  uint32_t maxLen = info[3].As<Napi::Number>().Uint32Value();
-  uint32_t count = info[4].As<Napi::Number>().Uint32Value();
-  auto lens = info[5].As<Napi::Int32Array>();
+  BatchIn in(info);
+  int fd = in.fd;
+  auto& buf = in.buf;
+  auto& offs = in.offs;
+  uint32_t maxLen = in.maxLen;
+  uint32_t count = in.count;
+  auto& lens = in.lens;
   auto addrs = info[6].As<Napi::Buffer<uint8_t>>();
   bool haveGro = info.Length() > 7 && info[7].IsTypedArray();
   Napi::Uint16Array gro;
