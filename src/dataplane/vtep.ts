@@ -548,17 +548,18 @@ export class Vtep {
     if (n === 0) return;
     this.sendCount = 0;
     this.trainOpen = false;
-    // A one-datagram train is a plain datagram.
-    for (let i = 0; i < n; i++) if (this.sendSegs[i] === 1) this.sendGso[i] = 0;
-    const r = this.sendResult;
-    this.sendUdp.sendBatch(this.sendBuf, this.sendOffs, this.sendLens, this.sendDest, n, r, this.udpGso ? this.sendGso : undefined, this.perPacketTos ? this.sendTos : undefined);
-    const v = this.counters.v;
+    // One pass: totals for the counters, and a one-datagram train becomes a plain datagram.
     let bytes = 0;
     let segs = 0;
     for (let i = 0; i < n; i++) {
       bytes += this.sendLens[i]!; // UDP payload bytes handed over (VXLAN headers included)
-      segs += this.sendSegs[i]!;
+      const k = this.sendSegs[i]!;
+      segs += k;
+      if (k === 1) this.sendGso[i] = 0;
     }
+    const r = this.sendResult;
+    this.sendUdp.sendBatch(this.sendBuf, this.sendOffs, this.sendLens, this.sendDest, n, r, this.udpGso ? this.sendGso : undefined, this.perPacketTos ? this.sendTos : undefined);
+    const v = this.counters.v;
     if (r[1]! === 0 && r[2]! === 0) {
       v[C.tx_packets]! += segs;
       v[C.tx_bytes]! += bytes;
