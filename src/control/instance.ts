@@ -165,6 +165,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     ownMac: macNum,
     maxUdpPayload,
     maxFrame: Math.max(mtu, 1500) + ETH_HLEN + 4,
+    tapMtu: mtu,
     dstport: cfg.dstport,
     tso: off.tso,
     udpGso: off.gso,

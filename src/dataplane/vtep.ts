@@ -43,6 +43,8 @@ import { ADD_FLUSH_FIRST, ADD_TAKEN, TcpCoalescer } from './coalesce.js';
 import { decapEcn, ECN_DROP, encapTos } from './ecn.js';
 import { flowHash } from './flow-hash.js';
 import { TcpSegmenter, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './tso.js';
+import { FlowMssTable } from './flow-mss.js';
+import { claimedDatagramLen, markRxSuperFrame, SUPER_MARKED, SUPER_PLAIN } from './rx-super.js';
 
 /**
  * Observes packets after the dataplane decided what to do with them. Buffers are only valid during the call
@@ -72,6 +74,11 @@ export interface VtepOptions {
   readonly maxUdpPayload: number;
   /** Largest inner frame we read from the TAP (MTU + Ethernet header + a VLAN tag). */
   readonly maxFrame: number;
+  /**
+   * The TAP's MTU: inner frames larger than this on their way into the TAP are written as GSO super-frames
+   * (rx-super.ts). Default: maxFrame minus the Ethernet header and a VLAN tag.
+   */
+  readonly tapMtu?: number;
   /** UDP destination port for FDB entries without their own (`--dstport`). */
   readonly dstport: number;
   /** Frames/datagrams per batch (at most the addon's MAX_BATCH). */
@@ -180,6 +187,11 @@ export class Vtep {
   private readonly coalescer: TcpCoalescer | undefined;
   private readonly rxGro = new Uint16Array(1024);
   private readonly segmenter = new TcpSegmenter();
+  /** Per-flow MSS from SYNs seen both ways: the segment size of super-frames written to the TAP. */
+  private readonly flowMss = new FlowMssTable();
+  private readonly tapMtu: number;
+  /** Inner frames longer than this (Ethernet header + TAP MTU) go to markRxSuperFrame on their way in. */
+  private readonly superAbove: number;
   // send queue (one Buffer per native call)
   private sendBuf: Buffer;
   private readonly sendOffs: Uint32Array;
@@ -245,7 +257,9 @@ export class Vtep {
     this.tso = (o.tso ?? false) && tap.vnetHdr;
     this.udpGso = o.udpGso ?? false;
     this.udpGro = o.udpGro ?? false;
-    this.coalescer = (o.rxCoalesce ?? false) && tap.vnetHdr ? new TcpCoalescer(tap) : undefined;
+    this.tapMtu = o.tapMtu ?? o.maxFrame - ETH_HLEN - 4;
+    this.superAbove = ETH_HLEN + this.tapMtu;
+    this.coalescer = (o.rxCoalesce ?? false) && tap.vnetHdr ? new TcpCoalescer(tap, this.tapMtu, this.flowMss) : undefined;
 
     const B = this.batchSize;
     // A slot holds headroom + the largest frame the TAP may hand us: a 64 KiB super-frame with TSO.
@@ -359,11 +373,18 @@ export class Vtep {
           v[C.tx_gso_unsupported]!++;
           return C.tx_gso_unsupported;
         }
+        const gsoSize = buf.readUInt16LE(h + 4);
+        if (gsoSize === 0 || gsoSize > flen) {
+          v[C.tx_gso_bad_size]!++;
+          return C.tx_gso_bad_size;
+        }
       } else if ((buf[h]! & 1) !== 0) {
         completeTxChecksum(buf, fo, flen, buf.readUInt16LE(h + 6), buf.readUInt16LE(h + 8));
         v[C.tx_csum_completed]!++;
       }
     }
+    // SYNs from our side of a flow carry the MSS our pods can take (super-frames are never SYNs).
+    if (gsoType === 0) this.flowMss.noteSyn(buf, fo, flen);
     if (gsoType === 0 && buf.readUInt16BE(fo + 12) === ETHERTYPE_ARP && this.neigh.size !== 0) {
       if (answerArp(buf, fo, flen, this.neigh)) {
         v[C.arp_proxied]!++;
@@ -590,9 +611,21 @@ export class Vtep {
         const ho = this.rxBatch.offset(i) + VXLAN_AT;
         const len = this.rxLens[i]!;
         const g = gro !== undefined ? gro[i]! : 0;
-        if (g === 0 || len <= g) {
-          const verdict = this.decapOne(buf, ho, len, v, i * SOCKADDR_SLOT, this.rxTos[i]!);
+        // With UDP_GRO, len > g means either a train of datagrams of g bytes glued by the kernel, or ONE
+        // super-datagram (a kernel peer's inner UDP GSO packet) whose g is the INNER segment size. The inner
+        // IP length of the first datagram tells which; cutting a super-datagram at g would cut it in the
+        // wrong places.
+        const claimed = g !== 0 && len > g ? claimedDatagramLen(buf, ho, len) : -1;
+        if (g === 0 || len <= g || claimed === len) {
+          const verdict = this.decapOne(buf, ho, len, v, i * SOCKADDR_SLOT, this.rxTos[i]!, claimed === len ? g : 0);
           if (obs !== undefined) obs.onDecap(buf, ho, len, verdict, this.rxAddrs, i * SOCKADDR_SLOT);
+          continue;
+        }
+        if (claimed > g) {
+          // Neither a train (the first datagram would be g bytes) nor one datagram: the lengths don't add up.
+          v[C.rx_datagrams]!++;
+          v[C.rx_super_bad_len]!++;
+          if (obs !== undefined) obs.onDecap(buf, ho, len, C.rx_super_bad_len, this.rxAddrs, i * SOCKADDR_SLOT);
           continue;
         }
         // UDP GRO glued several datagrams of g bytes (the last may be shorter). Each is decapsulated in turn;
@@ -600,7 +633,7 @@ export class Vtep {
         v[C.rx_gro_datagrams]!++;
         for (let at = 0; at < len; at += g) {
           const sl = Math.min(g, len - at);
-          const verdict = this.decapOne(buf, ho + at, sl, v, i * SOCKADDR_SLOT, this.rxTos[i]!);
+          const verdict = this.decapOne(buf, ho + at, sl, v, i * SOCKADDR_SLOT, this.rxTos[i]!, 0);
           if (obs !== undefined) obs.onDecap(buf, ho + at, sl, verdict, this.rxAddrs, i * SOCKADDR_SLOT);
         }
       }
@@ -622,6 +655,7 @@ export class Vtep {
     else {
       v[C.rx_packets]! += segs;
       v[C.rx_bytes]! += bytes;
+      if (co.lastOversize) v[C.tap_super_writes]!++;
       if (segs > 1) {
         v[C.rx_coalesced_frames]!++;
         v[C.rx_coalesced_segments]! += segs;
@@ -629,8 +663,11 @@ export class Vtep {
     }
   }
 
-  /** Handles one datagram; returns its verdict: C.rx_packets or a drop reason's counter index. */
-  private decapOne(buf: Buffer, ho: number, len: number, v: Float64Array, addrOff: number, outerTos: number): number {
+  /**
+   * Handles one datagram; returns its verdict: C.rx_packets or a drop reason's counter index. `udpGsoSize`:
+   * the UDP_GRO segment size when the datagram is one whole super-datagram (the inner datagrams' size), else 0.
+   */
+  private decapOne(buf: Buffer, ho: number, len: number, v: Float64Array, addrOff: number, outerTos: number, udpGsoSize: number): number {
     v[C.rx_datagrams]!++;
     if (len < 0) {
       v[C.rx_truncated]!++;
@@ -682,6 +719,8 @@ export class Vtep {
       v[C.rx_ecn_not_ect]!++;
       return C.rx_ecn_not_ect;
     }
+    // SYNs from the far side carry the MSS the remote end can take (the smaller of both sizes the super-frames).
+    this.flowMss.noteSyn(buf, fo, flen);
     const co = this.coalescer;
     if (co !== undefined) {
       let r = co.add(buf, fo, flen);
@@ -693,6 +732,15 @@ export class Vtep {
       this.flushCoalescer(co);
     }
     if (this.vnetLen !== 0) flen = writeRxVnetHeader(buf, fo, flen, fo - VNET_HDR_LEN);
+    if (flen > this.superAbove) {
+      // Larger than the TAP MTU (a kernel peer's whole super-datagram): one GSO super-frame, or a named drop.
+      const r = this.vnetLen === 0 ? C.rx_too_big : markRxSuperFrame(buf, fo, flen, fo - VNET_HDR_LEN, this.tapMtu, this.flowMss, udpGsoSize);
+      if (r === SUPER_MARKED) v[C.tap_super_writes]!++;
+      else if (r !== SUPER_PLAIN) {
+        v[r]!++;
+        return r;
+      }
+    }
     const w = this.tap.write(buf, fo - this.vnetLen, this.vnetLen + flen);
     if (w < 0) {
       v[C.rx_tap_error]!++;
