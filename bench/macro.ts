@@ -15,6 +15,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { addKernelVtep, buildTopology, stopProcess, testPrefix, type Topology } from '../src/testbed/index.js';
 import type { ChildProcess } from 'node:child_process';
+import { waitReady } from './vtep-ready.js';
 import { renderChart } from './chart.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -100,22 +101,6 @@ async function setup(mode: Mode, tag: string, extra: string[]): Promise<{ topo: 
   return { topo, pids };
 }
 
-function waitReady(child: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const t = setTimeout(() => reject(new Error(`VTEP not ready: ${err}`)), 15_000);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready:')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    child.once('exit', (c) => reject(new Error(`VTEP exited ${c}: ${err}`)));
-  });
-}
 
 /** utime+stime in clock ticks of a set of PIDs (0 for the kernel mode, whose work is in softirq). */
 function cpuTicks(pids: number[]): number {

@@ -67,6 +67,8 @@ export interface UpConfig {
    * only when the kernel accepts it. `off` forces the plain path (one inner frame per datagram).
    */
   readonly offload?: 'on' | 'off';
+  /** `--tx-path auto|tap|udp` (default auto): where TCP super-frames leave (defaults.ts DEFAULT_TX_PATH). */
+  readonly txPath?: TxPath;
   /** `--learning` / `--nolearning`: learn inner source MAC → outer source IP on receive (default off). */
   readonly learning?: boolean;
   /** `--ageing SECONDS`: learned entries not heard from for this long go (default 300; 0 = never). */
@@ -93,3 +95,6 @@ export interface UpConfig {
   /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */
   readonly pcap?: string;
 }
+
+/** `--tx-path`: see defaults.ts TX_PATHS. */
+export type TxPath = 'auto' | 'tap' | 'udp';

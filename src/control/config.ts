@@ -27,7 +27,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import ipaddr from 'ipaddr.js';
 import { LineCounter, parseDocument } from 'yaml';
-import type { FdbSpec, IoMode, NeighSpec, RouteSpec, UpConfig } from './config-types.js';
+import type { FdbSpec, IoMode, NeighSpec, RouteSpec, TxPath, UpConfig } from './config-types.js';
 import {
   AGEING_MAX,
   AGEING_MIN,
@@ -39,6 +39,7 @@ import {
   DEFAULT_DSTPORT,
   DEFAULT_IO,
   DEFAULT_OFFLOAD,
+  TX_PATHS,
   OFFLOAD_MODES,
   DEFAULT_NAME,
   DEFAULT_QUIET,
@@ -84,7 +85,7 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport'] as const;
+export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'tx-path'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
@@ -119,6 +120,7 @@ const OPTIONS = {
   config: { type: 'string' },
   io: { type: 'string' },
   offload: { type: 'string' },
+  'tx-path': { type: 'string' },
   quiet: { type: 'boolean' },
   'peers-only': { type: 'boolean' },
   metrics: { type: 'string' },
@@ -674,6 +676,7 @@ interface Fields {
   readonly mtu?: { readonly raw: Raw; readonly value: number };
   readonly io?: IoMode;
   readonly offload?: 'on' | 'off';
+  readonly txPath?: { readonly raw: Raw; readonly value: TxPath };
   readonly peersOnly?: boolean;
   readonly metrics?: { readonly host: string; readonly port: number };
   readonly trace?: boolean;
@@ -724,6 +727,11 @@ function validateFields(raw: RawUp): Fields {
       const v = str(r);
       if (!(OFFLOAD_MODES as readonly string[]).includes(v)) fail(r, `is not an offload mode: use ${OFFLOAD_MODES.join(' or ')}`);
       return v as 'on' | 'off';
+    }),
+    txPath: opt(s['tx-path'], (r) => {
+      const v = str(r);
+      if (!(TX_PATHS as readonly string[]).includes(v)) fail(r, `is not a send path: use ${TX_PATHS.join(', ')}`);
+      return { raw: r, value: v as TxPath };
     }),
     peersOnly: opt(s['peers-only'], (r) => {
       if (typeof r.value !== 'boolean') fail(r, 'must be true or false');
@@ -809,6 +817,10 @@ function validateCrossField(f: Fields): Checked {
     const csum = [f.udpcsum?.value === false ? f.udpcsum : undefined, f.udp6zerocsumtx?.value === true ? f.udp6zerocsumtx : undefined, f.udp6zerocsumrx?.value === true ? f.udp6zerocsumrx : undefined];
     for (const o of csum) if (o !== undefined) failFlag(o.raw, 'needs --io native: node:dgram cannot change UDP checksum behaviour');
     if (f.srcport !== undefined) fail(f.srcport.raw, 'needs --io native: the source-port pool sends with sendmmsg from several sockets');
+    if (f.txPath?.value === 'tap') fail(f.txPath.raw, 'needs --io native: the tunnel send path takes TAP super-frames, which the dgram path never reads');
+  }
+  if (f.txPath?.value === 'tap' && f.offload === 'off') {
+    fail(f.txPath.raw, 'needs --offload on: without TAP TSO there are no super-frames to send whole');
   }
 
   // --fdb 00:00:00:00:00:00=IP is the kernel's way to write a default destination, i.e. --remote IP.
@@ -977,6 +989,7 @@ function resolveDefaults(c: Checked): UpConfig {
     route: Object.freeze(route),
     io: f.io ?? DEFAULT_IO,
     offload: f.offload ?? DEFAULT_OFFLOAD,
+    ...(f.txPath === undefined ? {} : { txPath: f.txPath.value }),
     quiet: f.quiet ?? DEFAULT_QUIET,
     peersOnly: f.peersOnly ?? false,
     // Present only when set (defaults.ts DEFAULT_LEARNING / DEFAULT_AGEING apply otherwise, in instance.ts).

@@ -28,6 +28,7 @@ import { ipv4AddrParse } from '../wire/ipv4.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { C } from '../dataplane/counters.js';
 import { DEFAULT_AGEING, DEFAULT_LEARNING } from './defaults.js';
+import { openTunnelPath } from './tunnel-path.js';
 
 /** IPv4 + UDP + VXLAN + inner Ethernet: what the underlay MTU must carry on top of the overlay MTU. */
 export const OVERHEAD_V4 = 20 + 8 + 8 + ETH_HLEN; // 50
@@ -160,6 +161,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   const zeroCsum = cfg.udpcsum === false ? '--noudpcsum' : cfg.udp6zerocsumtx === true ? '--udp6zerocsumtx' : undefined;
   const off = negotiateOffloads(tap, udp, cfg.offload !== 'off', zeroCsum);
   const maxUdpPayload = underlayMtu - (v6 ? 40 : 20) - 8;
+  const txPath = openTunnelPath({ cfg, tso: off.tso, v6, underlayDev, slots: udp.destinationSlots }, log, undo);
+  const offloads = `${off.summary}; ${txPath.summary}`;
   const vtep = new Vtep(tap, udp, {
     vni: cfg.vni,
     ownMac: macNum,
@@ -176,6 +179,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     tos: cfg.tos === 'inherit' ? TOS_INHERIT : cfg.tos ?? 0,
     srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')),
     dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')),
+    ...(txPath.tunnel === undefined ? {} : { tunnelTx: txPath.tunnel }),
+    ...(cfg.df === undefined ? {} : { df: cfg.df }),
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
@@ -201,7 +206,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   vtep.start();
   const localAddress = cfg.local ?? bindAddr;
   const readyLine = `ready: ${tap.name} vni ${cfg.vni} udp ${v6 ? `[${localAddress}]` : localAddress}:${udp.localPort} mac ${mac} mtu ${mtu} io ${cfg.io}`;
-  log(`${tap.name}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; ${off.summary}`);
+  log(`${tap.name}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; ${offloads}`);
 
   let stopped = false;
   return {
@@ -215,7 +220,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     localPort: udp.localPort,
     ioPath: udp.ioPath,
     routes,
-    offloads: off.summary,
+    offloads,
     startedAt: Date.now(),
     readyLine,
     stop(): void {

@@ -19,6 +19,7 @@ export const COUNTER_NAMES = [
   'tx_csum_completed', // inner checksums finished in userspace (the TAP handed a partial one)
   'tx_tso_frames', // TCP super-frames read from the TAP (TSO) and segmented in userspace
   'tx_tso_segments', // inner segments those produced
+  'tx_tunnel_writes', // --tx-path tap: whole VXLAN super-packets written to the underlay-side TAP (one per TSO frame and remote)
   'rx_coalesced_frames', // TCP super-frames written to the TAP (userspace GRO)
   'rx_coalesced_segments', // inner segments glued into them
   'rx_gro_datagrams', // datagrams that arrived coalesced by UDP GRO (each counts once more in rx_datagrams per segment)

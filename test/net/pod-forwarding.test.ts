@@ -12,54 +12,27 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addKernelVtep, netTestGate, type Topology } from '../../src/testbed/index.js';
-import { assertBuilt, NetSession, type RunningVtep } from './vtep-process.js';
+import { buildMixedPods, MIXED_NODES, mixedPodIp as podIp, mixedPodOf as podOf, netTestGate, setMixedPodMtu, type MixedNode, type Topology } from '../../src/testbed/index.js';
+import { assertBuilt, startVtep, type RunningVtep } from './vtep-process.js';
 
 const gate = netTestGate();
-
-interface MixedNode {
-  readonly name: string;
-  readonly kind: 'kernel' | 'user';
-  readonly underlay: string;
-  readonly overlay: string;
-  readonly mac: string;
-  /** Pod subnet /24: the pod is .2, the node's side .1. */
-  readonly podNet: string;
-}
-
-const NODES: readonly MixedNode[] = [
-  { name: 'k1', kind: 'kernel', underlay: '192.168.0.11', overlay: '179.17.1.11', mac: '02:00:00:00:01:11', podNet: '10.234.11' },
-  { name: 'k2', kind: 'kernel', underlay: '192.168.0.12', overlay: '179.17.1.12', mac: '02:00:00:00:01:12', podNet: '10.234.12' },
-  { name: 'u1', kind: 'user', underlay: '192.168.0.21', overlay: '179.17.1.21', mac: '02:00:00:00:01:21', podNet: '10.234.21' },
-  { name: 'u2', kind: 'user', underlay: '192.168.0.22', overlay: '179.17.1.22', mac: '02:00:00:00:01:22', podNet: '10.234.22' },
-];
+const NODES = MIXED_NODES;
 const byName = (n: string): MixedNode => NODES.find((x) => x.name === n)!;
-const podOf = (n: MixedNode): string => `p${n.name}`;
-const podIp = (n: MixedNode): string => `${n.podNet}.2`;
 
-const net = new NetSession();
-let t: Topology;
+let t: Topology | undefined;
 let work: string;
 const users: RunningVtep[] = [];
-
-/** Sets the MTU of a pod's link, both ends (as a CNI plugin does). */
-async function setPodMtu(n: MixedNode, mtu: number): Promise<void> {
-  const pod = t.pods().find((p) => p.name === podOf(n))!;
-  await t.exec(n.name, 'ip', ['link', 'set', pod.nodeIfname, 'mtu', String(mtu)]);
-  await t.exec(pod.name, 'ip', ['link', 'set', 'eth0', 'mtu', String(mtu)]);
-  // Cached PMTU from an earlier round would hide what this round tests.
-  for (const host of [n.name, pod.name]) await t.exec(host, 'ip', ['route', 'flush', 'cache']);
-}
+const setPodMtu = (n: MixedNode, mtu: number): Promise<void> => setMixedPodMtu(t!, n, mtu);
 
 /** `mb` MiB of random bytes over TCP from the pod behind `from` to the pod behind `to`; SHA-256 checked. */
 async function podTcp(from: MixedNode, to: MixedNode, mb: number, port: number): Promise<void> {
   const src = join(work, `tcp-${from.name}-${to.name}-${port}`);
   const dst = `${src}.out`;
   writeFileSync(src, randomBytes(mb << 20));
-  const server = t.spawn(podOf(to), 'socat', ['-u', `TCP-LISTEN:${port},reuseaddr`, `CREATE:${dst}`]);
+  const server = t!.spawn(podOf(to), 'socat', ['-u', `TCP-LISTEN:${port},reuseaddr`, `CREATE:${dst}`]);
   const done = new Promise<number | null>((r) => server.once('exit', (c) => r(c)));
   await waitListening(podOf(to), port, 'tcp');
-  await t.exec(podOf(from), 'timeout', ['40', 'socat', '-u', `OPEN:${src}`, `TCP:${podIp(to)}:${port},connect-timeout=5`], {
+  await t!.exec(podOf(from), 'timeout', ['40', 'socat', '-u', `OPEN:${src}`, `TCP:${podIp(to)}:${port},connect-timeout=5`], {
     timeoutMs: 45_000,
   });
   expect(await done, `${from.name} → ${to.name}: receiver exit`).toBe(0);
@@ -68,7 +41,7 @@ async function podTcp(from: MixedNode, to: MixedNode, mb: number, port: number):
 
 async function waitListening(host: string, port: number, proto: 'tcp' | 'udp'): Promise<void> {
   for (let i = 0; i < 50; i++) {
-    const ss = await t.exec(host, 'ss', [proto === 'tcp' ? '-ltn' : '-lun', `sport = :${port}`]);
+    const ss = await t!.exec(host, 'ss', [proto === 'tcp' ? '-ltn' : '-lun', `sport = :${port}`]);
     if (ss.stdout.includes(`:${port}`)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -82,31 +55,15 @@ describe.skipIf(gate.skip)('pod to pod through mixed kernel / vxlan-user nodes',
     gate.assert();
     assertBuilt();
     work = mkdtempSync(join(tmpdir(), 'vxut-pods-'));
-    t = await net.topology('pods', NODES.map((n) => ({ name: n.name, underlay: n.underlay })));
-    for (const n of NODES) await t.addPodNamespace(n.name, podOf(n), `${podIp(n)}/24`, `${n.podNet}.1`);
-    for (const self of NODES) {
-      const peers = NODES.filter((p) => p !== self);
-      if (self.kind === 'kernel') {
-        await addKernelVtep(t, self.name, {
-          name: 'vxlan-test', vni: 10001, dstport: 4899, mac: self.mac, addr: `${self.overlay}/24`, mtu: 1450,
-          fdb: peers.map((p) => ({ mac: p.mac, dst: p.underlay })),
-          neigh: peers.map((p) => ({ ip: p.overlay, mac: p.mac })),
-          routes: peers.map((p) => ({ cidr: `${p.podNet}.0/24`, via: p.overlay })),
-        });
-      } else {
-        const args = ['--vni', '10001', '--name', 'vxlan-test', '--dstport', '4899', '--local', self.underlay];
-        args.push('--mac', self.mac, '--addr', `${self.overlay}/24`, '--quiet');
-        for (const p of peers) {
-          args.push('--neigh', `${p.overlay}=${p.mac}`, '--fdb', `${p.mac}=${p.underlay}`, '--route', `${p.podNet}.0/24=${p.overlay}`);
-        }
-        users.push(await net.up(t, self, args));
-      }
-    }
+    t = await buildMixedPods('pods', async (topo, node, args) => {
+      users.push(await startVtep(topo, node.name, [...args, '--quiet']));
+    });
     // Every pod reaches every other pod (this part worked before the fix too).
-    for (const a of NODES) for (const b of NODES) if (a !== b) await t.exec(podOf(a), 'ping', ['-c', '1', '-W', '2', podIp(b)]);
+    for (const a of NODES) for (const b of NODES) if (a !== b) await t!.exec(podOf(a), 'ping', ['-c', '1', '-W', '2', podIp(b)]);
   }, 120_000);
   afterAll(async () => {
-    await net.cleanup();
+    for (const u of users.splice(0)) await u.stop('SIGKILL').catch(() => {});
+    await t?.teardown();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -137,12 +94,12 @@ describe.skipIf(gate.skip)('pod to pod through mixed kernel / vxlan-user nodes',
     // A Python receiver records each datagram; the sender's 1400-byte datagrams carry their index, so
     // reordering or loss is told apart from corruption (UDP may lose datagrams; none may arrive damaged).
     const count = 4000;
-    const recv = t.spawn(podOf(to), '/usr/bin/python3', ['-c', UDP_RECEIVER, '7000', String(count)]);
+    const recv = t!.spawn(podOf(to), '/usr/bin/python3', ['-c', UDP_RECEIVER, '7000', String(count)]);
     let out = '';
     recv.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     const done = new Promise<number | null>((r) => recv.once('exit', (c) => r(c)));
     await waitListening(podOf(to), 7000, 'udp');
-    await t.exec(podOf(from), '/usr/bin/python3', ['-c', UDP_SENDER, podIp(to), '7000', String(count)], { timeoutMs: 30_000 });
+    await t!.exec(podOf(from), '/usr/bin/python3', ['-c', UDP_SENDER, podIp(to), '7000', String(count)], { timeoutMs: 30_000 });
     expect(await done).toBe(0);
     const r = JSON.parse(out) as { good: number; bad: number };
     expect(r.bad, 'corrupted datagrams').toBe(0);

@@ -22,6 +22,7 @@ export type UdpIpOption = 'ttl' | 'tos' | 'df' | 'nocheck' | 'nocheck6tx' | 'noc
 export interface NativeAddon {
   tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean, blocking?: boolean): [number, string];
   tapSetOffload(fd: number, flags: number): number;
+  tapSetVnetHdrSize(fd: number, size: number): number;
   close(fd: number): void;
   readBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number;
   writeFrame(fd: number, buf: Buffer, off: number, len: number): number;

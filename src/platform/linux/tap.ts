@@ -23,6 +23,11 @@ export class LinuxTap extends PolledFd implements TapDevice {
     return native().tapSetOffload(this.fd, flags);
   }
 
+  /** TUNSETVNETHDRSZ (24 for UDP-tunnel GSO writes); returns 0 or -errno. */
+  setVnetHdrSize(size: number): number {
+    return native().tapSetVnetHdrSize(this.fd, size);
+  }
+
   readBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number {
     return native().readBatch(this.fd, buf, offsets, maxLen, count, lens);
   }
