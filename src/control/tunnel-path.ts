@@ -8,7 +8,8 @@
  *  - the host may forward what the TAP hands it: the underlay-side TAP gets forwarding=1, accept_local=1 (the
  *    outer source is our own address) and rp_filter=0 — per-device sysctls on our own device only, never a
  *    host-wide one. The effective rp_filter is max(conf.all, device): with conf.all.rp_filter = 1 (strict) the
- *    packets are dropped as martians, so that falls back; loose mode (2) passes (our own address is reachable).
+ *    packets are dropped as martians, so that falls back; loose mode (2) drops them too while the TAP has no
+ *    address and passes them once it has one, so the TAP then gets a link-local /32 (169.254.253.N).
  *  - no firewall FORWARD policy that drops (Docker sets one): read from `iptables -S FORWARD` and
  *    `nft list ruleset` where those tools exist.
  * `auto` falls back to the socket path with the reason in the start-up line; `tap` refuses to start instead.
@@ -84,6 +85,13 @@ export function openTunnelPath(input: TunnelPathInput, log: (l: string) => void,
     return giveUp(`cannot set forwarding/accept_local/rp_filter on ${name}: ${(e as Error).message}`);
   }
   undo.push(`close TAP ${name}`, () => tap.close());
+  // Loose reverse-path filtering (conf.all.rp_filter = 2) drops our packets while the TAP has no address
+  // (TcpExtIPReversePathFilter counts them; measured on Linux 6.18) and passes them once it has one: give it a
+  // link-local /32, which routes nothing anywhere and goes with the device.
+  if (sysctl('net/ipv4/conf/all/rp_filter') === '2') {
+    const idx = Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'));
+    ipOrThrow(['addr', 'add', `169.254.253.${(idx % 254) + 1}/32`, 'dev', name], `cannot add a link-local address to ${name} (needed with loose rp_filter)`);
+  }
   ipOrThrow(['link', 'set', 'dev', name, 'arp', 'off', 'up'], `cannot bring ${name} up`);
   const mac = macParse(readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim())!;
   const local = input.cfg.local ?? firstIpv4(input.underlayDev!)!;
