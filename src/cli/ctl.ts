@@ -373,6 +373,8 @@ vxlan device. 00:00:00:00:00:00 is the default-destination entry (flooding).
   del       the whole entry, or only the destination given          kernel: bridge fdb del
   show      one line per destination, like 'bridge fdb show dev IFNAME'
 The words 'self', 'permanent' and 'static' are accepted and ignored (every entry is static).
+MAC, IP, port and VNI are read as 'up --fdb' reads them (docs/config.md); a malformed one exits 2
+before the instance is asked. A group MAC and this node's own --local are refused, as in the config.
 ${NAME_OPT}
 Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change.`,
   neigh: `Usage: vxlan-user neigh add|replace IP lladdr MAC [nud permanent] [--name IFNAME | dev IFNAME]
@@ -382,6 +384,9 @@ Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change.`,
 Changes the static neighbours a running vxlan-user answers ARP for locally (proxy-ARP), as
 'ip neigh add IP lladdr MAC nud permanent' does on the kernel's vxlan device. IPv4 only.
   add is refused (exit 2) when the IP has an entry; replace creates or overwrites.
+IP and MAC are read as 'up --neigh' reads them (docs/config.md); a malformed one exits 2 before the
+instance is asked. As in the config, IP must lie in one of the instance's --addr subnets and not
+be one of its own addresses.
 ${NAME_OPT}`,
   stats: `Usage: vxlan-user stats [--json] [--watch [--interval S] [--count N]] [--name IFNAME]
 
