@@ -5,7 +5,8 @@
  *   1. parse     argv with node:util parseArgs (strict) and the file with `yaml`; collect *raw* values, each
  *                with its origin (flag or file key), and merge them: scalar flags override the file,
  *                repeatable flags add to the file's lists (file entries first).
- *   2. validate  (a) per field: syntax and ranges (MAC, IP, CIDR, VNI, ports, MTU, interface names);
+ *   2. validate  (a) per field: syntax and ranges (MAC, IP, CIDR, VNI, ports, MTU, interface names), the
+ *                    addresses, prefixes and rows through grammar.ts, as every other entry point reads them;
  *                (b) cross-field: address families, duplicates, routes and neighbours against `--addr`.
  *   3. resolve   defaults from defaults.ts, into a frozen `UpConfig`. Values that depend on the host
  *                (random MAC, MTU from the underlay) stay undefined and are resolved at apply time.

@@ -7,7 +7,9 @@
  * immutable (a new entry swapped in with one Map.set, see dataplane/fdb.ts) and the neighbour Map is built
  * aside and swapped whole. A packet sees the table before or after a change, never half of it.
  *
- * Refusals are VxlanUserErrors (exit 2), one sentence with the offending value, like the config module's.
+ * Refusals are VxlanUserErrors (exit 2), one sentence with the offending value, like the config module's:
+ * values are read by grammar.ts, as the client (cli/ctl.ts) and the config read them, then checked against
+ * this instance (its socket's family, --local, --addr), as the config checks them across its entries.
  */
 import type { FdbSpec, NeighSpec } from './config-types.js';
 import type { FdbAction, FdbRow, NeighAction, NeighRow } from './control-protocol.js';
