@@ -117,16 +117,15 @@ const IP_RULE = 'expected an IPv4 address like 192.168.0.31 or an IPv6 address l
 export function parseIpText(text: string): Ip | string {
   const v4 = ipv4AddrParse(text);
   if (v4 !== undefined) return { addr: ipaddr.fromByteArray([v4 >>> 24, (v4 >>> 16) & 0xff, (v4 >>> 8) & 0xff, v4 & 0xff]), text: ipv4AddrFormat(v4), family: 4 };
-  if (text.includes(':')) {
-    if (text.includes('%') && ipv6AddrParse(text.slice(0, text.indexOf('%')), Buffer.alloc(16), 0)) return 'IPv6 zone indexes (%IFACE) are not supported';
-    const b = Buffer.alloc(16);
-    if (ipv6AddrParse(text, b, 0)) {
-      const addr = ipaddr.fromByteArray([...b]) as ipaddr.IPv6;
-      if (addr.isIPv4MappedAddress()) return `it is IPv4-mapped; write the IPv4 address ${addr.toIPv4Address().toString()}`;
-      return { addr, text: ipv6AddrFormat(b, 0), family: 6 };
-    }
-  }
-  return IP_RULE;
+  if (!text.includes(':')) return IP_RULE;
+  const b = Buffer.alloc(16);
+  const zone = text.indexOf('%');
+  // An address with a zone (`fe80::1%eth0`) is named as such; the wire parser refuses any '%'.
+  if (zone >= 0) return ipv6AddrParse(text.slice(0, zone), b, 0) ? 'IPv6 zone indexes (%IFACE) are not supported' : IP_RULE;
+  if (!ipv6AddrParse(text, b, 0)) return IP_RULE;
+  const addr = ipaddr.fromByteArray([...b]) as ipaddr.IPv6;
+  if (addr.isIPv4MappedAddress()) return `it is IPv4-mapped; write the IPv4 address ${addr.toIPv4Address().toString()}`;
+  return { addr, text: ipv6AddrFormat(b, 0), family: 6 };
 }
 
 /** Any IP address. `what` qualifies the noun: `underlay `, `gateway `. */
