@@ -186,7 +186,7 @@ export async function startOperations(inst: Instance, config: UpConfig, argv: re
     inst,
     argv,
     log,
-    tables: { vtep: inst.vtep, vni: config.vni, dstport: config.dstport, family: isIPv6(inst.localAddress) ? 6 : 4 },
+    tables: { vtep: inst.vtep, vni: config.vni, dstport: config.dstport, family: isIPv6(inst.localAddress) ? 6 : 4, local: config.local, addr: config.addr },
     config,
     reloads: 0,
     lastReload: undefined,

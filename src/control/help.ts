@@ -75,7 +75,8 @@ Device and tunnel
                         Default: none.
                           kernel: ip link add ... dev IFACE
   --mac MAC             the TAP's MAC: unicast (the I/G bit, 0x01 of the first octet, clear), not
-                        zero. Default: random, locally administered.
+                        zero. Default: random, locally administered. Every MAC here is six octets of
+                        one or two hex digits separated by ':' (a:b:c:d:e:f is 0a:0b:0c:0d:0e:0f).
                           kernel: ip link set dev NAME address MAC
   --addr CIDR           overlay address with its prefix: 179.17.1.21/24, 2001:db8::1/64.
                         Repeatable.
@@ -90,8 +91,9 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
                           kernel: bridge fdb append 00:00:00:00:00:00 dst IP dev NAME
   --fdb MAC=IP[:PORT]   frames for MAC go to IP, port PORT (default --dstport). IPv6 forms:
                         MAC=2001:db8::2 and MAC=[2001:db8::2]:PORT. A MAC may have several
-                        destinations; an all-zeros MAC is the same as --remote IP; an exact repeat
-                        is merged. Repeatable.
+                        destinations; an all-zeros MAC is the same as --remote IP; a multicast
+                        or broadcast MAC is refused (such frames go to the --remote list); an exact
+                        repeat is merged. Repeatable.
                           kernel: bridge fdb append MAC dst IP [port PORT] dev NAME
   --neigh IP=MAC        a permanent neighbour: ARP requests (IPv4) or neighbour solicitations
                         (IPv6) for IP are answered on the TAP by vxlan-user itself (proxy-ARP,
@@ -101,7 +103,8 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
                           kernel: arp -s IP MAC  (ip neigh add IP lladdr MAC nud permanent dev NAME)
   --route CIDR=GATEWAY  a route through the device, installed once it is up and removed on exit.
                         GATEWAY must lie in an --addr subnet (the kernel would say "Nexthop has
-                        invalid gateway"). Repeatable.
+                        invalid gateway"); CIDR may not hold --local or a peer's underlay address
+                        (the tunnel's own datagrams would loop). Repeatable.
                           kernel: route add -net CIDR gw GATEWAY dev NAME
   --learning            learn on receive: the inner source MAC of each datagram goes into the FDB
                         with the outer source IP and --dstport (replies go to the VTEP's port, not
@@ -170,7 +173,8 @@ Program
                           kernel: no equivalent (use a firewall rule on the UDP port)
   --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics: packets and bytes
                         per direction, drops per reason, FDB size, flood copies. IPv6 as
-                        [ADDR]:PORT; :PORT listens on every address. Default: off.
+                        [ADDR]:PORT; :PORT listens on every address; PORT is a TCP port,
+                        1..65535. Default: off.
   --quiet               no progress lines on stderr (ready:, errors and counters still print).
   -h, --help            this text.
 

@@ -96,13 +96,13 @@ describe('fdb commands (bridge fdb semantics)', () => {
   });
 
   it.each<[Request, RegExp]>([
-    [{ op: 'fdb', action: 'add', mac: 'zz:3a:fe:45:a3:76', dst: '192.168.0.1' }, /is not a MAC address/],
+    [{ op: 'fdb', action: 'add', mac: 'zz:3a:fe:45:a3:76', dst: '192.168.0.1' }, /^MAC zz:3a:fe:45:a3:76 is a malformed MAC address: expected six hex octets/],
     [{ op: 'fdb', action: 'add', mac: '01:00:5e:00:00:01', dst: '192.168.0.1' }, /multicast\/broadcast/],
-    [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01', dst: '192.168.0' }, /is not an IP address/],
+    [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01', dst: '192.168.0' }, /^dst 192.168.0 is a malformed underlay IP address/],
     [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01', dst: '2001:db8::1' }, /is IPv6, but this instance's underlay socket is IPv4/],
     [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01', dst: '192.168.0.1', port: 70000 }, /port 70000 is out of range/],
     [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01' }, /needs 'dst IP'/],
-    [{ op: 'fdb', action: 'append', mac: '00:00:00:00:00:00', dst: '192.168.0.1', vni: 7 }, /default destination .* cannot have its own port or vni/],
+    [{ op: 'fdb', action: 'append', mac: '00:00:00:00:00:00', dst: '192.168.0.1', vni: 7 }, /default destination .* its own port or VNI/],
     [{ op: 'fdb', action: 'frob', mac: '02:00:00:00:00:01' } as unknown as Request, /malformed request/],
     [{ op: 'nope' } as unknown as Request, /unknown op/],
   ])('refuses %j with exit 2', (req, msg) => {
