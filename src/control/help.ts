@@ -167,6 +167,14 @@ Program
                         segmented here), UDP GSO on send, UDP GRO on receive. Each is used only
                         when the kernel accepts it; the start-up log line says which are live.
                         off forces one inner frame per datagram. Default: ${DEFAULT_OFFLOAD}.
+  --tx-path auto|tap|udp
+                        how TCP super-frames leave. tap: whole, as one UDP-tunnel GSO packet
+                        written into an underlay-side TAP (NAME-tx) that the host kernel forwards
+                        like its own vxlan device's output (Linux >= 6.17, IPv4 underlay; the TAP
+                        gets forwarding=1, accept_local=1, rp_filter=0). udp: segmented here and
+                        sent on the UDP socket. auto: tap where it works, else udp; the start-up
+                        line and \`show\` say which and why. tap refuses to start where it cannot
+                        work. Forwarded packets do not honour --dev. Default: auto.
   --peers-only          accept VXLAN datagrams only from underlay addresses in the FDB or the
                         default destinations; others are dropped and counted (rx_unknown_peer).
                         Stops spoofed injection from other hosts on the underlay.

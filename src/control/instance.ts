@@ -50,8 +50,10 @@ export interface Instance {
   readonly ioPath: string;
   /** Routes installed through the device (cidr → gateway); a reload diffs against it and keeps it current. */
   readonly routes: Map<string, string>;
-  /** Which offloads are live, e.g. "TAP TSO4/TSO6+CSUM on, UDP GSO on, UDP GRO on". */
+  /** Which offloads are live and the TX path, e.g. "TAP TSO4/TSO6+CSUM on, UDP GSO on, UDP GRO on; TX path tap (...)". */
   readonly offloads: string;
+  /** Where TCP super-frames leave: whole through the underlay-side TAP, or segmented onto the UDP socket. */
+  readonly txPath: 'tap' | 'udp';
   readonly startedAt: number;
   /** The `ready:` line printed on stdout. */
   readonly readyLine: string;
@@ -232,6 +234,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     ioPath: udp.ioPath,
     routes,
     offloads,
+    txPath: txPath.tunnel === undefined ? 'udp' : 'tap',
     startedAt: Date.now(),
     readyLine,
     stop(): void {
