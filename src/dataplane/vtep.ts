@@ -478,8 +478,17 @@ export class Vtep {
     const l4Start = buf.readUInt16LE(h + 6);
     if (this.tunnel !== undefined && this.tunnel.reaches(e.slots)) return this.encapTunnel(buf, fo, flen, l4Start, mss, e, flood, v, tos);
     const seg = this.segmenter;
-    // Worst case room: the frame plus, per segment, a VXLAN header and a copy of the headers.
-    const need = flen + Math.ceil(flen / Math.max(1, mss)) * (VXLAN_HLEN + l4Start + 60);
+    if (l4Start + 20 > flen) {
+      v[C.tx_runt]!++;
+      return C.tx_runt;
+    }
+    // Worst case room: the frame plus, per segment, a VXLAN header and a copy of the headers. A gso_size so
+    // small that the segments would not fit the staging area is not one a TCP stack sends: refused, not grown.
+    const need = flen + Math.ceil(flen / mss) * (VXLAN_HLEN + l4Start + 60);
+    if (need > this.txStage.length) {
+      v[C.tx_gso_bad_size]!++;
+      return C.tx_gso_bad_size;
+    }
     const at = this.stageAlloc(need);
     const n = seg.segment(buf, fo, flen, l4Start, mss, gsoType === VIRTIO_NET_HDR_GSO_TCPV6, this.txStage, at, this.vni);
     if (n === 0) {
