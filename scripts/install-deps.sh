@@ -11,6 +11,7 @@
 #                          iperf3, tcpdump, tshark,      iperf3, tcpdump, tshark, socat
 #                          socat
 #                          ethtool                       ethtool (tests force software segmentation on a veth)
+#                          nft                           nftables (a test sets a FORWARD drop policy in a test namespace)
 #   npm ci (node-gyp)      make, g++, python3            make, g++, python3
 #   npm run bench (chart)  rsvg-convert                  librsvg2-bin
 set -euo pipefail
@@ -24,7 +25,7 @@ declare -A PKG_OF=(
   [ping]=iputils-ping
   [sysctl]=procps [ps]=procps [pgrep]=procps
   [setpriv]=util-linux [nsenter]=util-linux
-  [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat [ethtool]=ethtool
+  [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat [ethtool]=ethtool [nft]=nftables
   [make]=make [g++]=g++ [python3]=python3
   [rsvg-convert]=librsvg2-bin
 )
