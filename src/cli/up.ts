@@ -5,11 +5,11 @@
  * the UDP socket is bound and the routes are installed. Everything else (logs, counters) goes to stderr.
  * SIGUSR1 prints the counters as one JSON line on stderr; so does the stop.
  */
-import { parseUpArgs } from '../control/config.js';
-import { formatUpHelp } from '../control/help.js';
-import { startInstance, type Instance } from '../control/instance.js';
-import { startOperations, type Operations } from '../control/control-server.js';
-import { reload } from '../control/reload.js';
+import { parseUpArgs } from '../control/config/config.js';
+import { formatUpHelp } from '../control/config/help.js';
+import { startInstance, type Instance } from '../control/runtime/instance.js';
+import { startOperations, type Operations } from '../control/ops/control-server.js';
+import { reload } from '../control/runtime/reload.js';
 import { installObservers } from './observe.js';
 
 /** Resolves with -1: the process keeps running; the exit happens from the signal handler. */

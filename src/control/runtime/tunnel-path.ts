@@ -18,12 +18,12 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import type { UpConfig } from './config-types.js';
-import { VxlanUserError } from './errors.js';
+import type { UpConfig } from '../config/config-types.js';
+import { VxlanUserError } from '../config/errors.js';
 import { ipOrThrow, linkExists, type UndoStack } from './host.js';
-import { TunnelTx } from '../dataplane/tunnel-tx.js';
-import { LinuxTap } from '../platform/linux/tap.js';
-import { macParse } from '../wire/mac.js';
+import { TunnelTx } from '../../dataplane/tunnel-tx.js';
+import { LinuxTap } from '../../platform/linux/tap.js';
+import { macParse } from '../../wire/mac.js';
 import {
   TUN_F_CSUM,
   TUN_F_TSO4,
@@ -31,7 +31,7 @@ import {
   TUN_F_UDP_TUNNEL_GSO,
   TUN_F_UDP_TUNNEL_GSO_CSUM,
   VIRTIO_NET_HDR_TUNNEL_LEN,
-} from '../wire/virtio-net.js';
+} from '../../wire/virtio-net.js';
 
 export interface TunnelPath {
   readonly tunnel: TunnelTx | undefined;

@@ -11,23 +11,23 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import type { UpConfig } from './config-types.js';
-import { VxlanUserError } from './errors.js';
+import type { UpConfig } from '../config/config-types.js';
+import { VxlanUserError } from '../config/errors.js';
 import { deviceOfAddress, deviceToward, ip, ipOrThrow, linkExists, linkMtu, UndoStack } from './host.js';
-import { Vtep } from '../dataplane/vtep.js';
-import { LinuxTap } from '../platform/linux/tap.js';
-import { native } from '../platform/linux/native.js';
-import { NativeUdpBind } from '../platform/linux/udp-native.js';
-import type { UdpIpOption } from '../platform/linux/native.js';
-import { TOS_INHERIT } from '../dataplane/ecn.js';
-import { Neigh6Table } from '../dataplane/ndp-proxy.js';
-import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
-import type { UdpBind } from '../platform/types.js';
-import { macFormat, macParse, macRandomLocal } from '../wire/mac.js';
-import { ipv4AddrParse } from '../wire/ipv4.js';
-import { ETH_HLEN } from '../wire/ethernet.js';
-import { C } from '../dataplane/counters.js';
-import { DEFAULT_AGEING, DEFAULT_LEARNING } from './defaults.js';
+import { Vtep } from '../../dataplane/vtep.js';
+import { LinuxTap } from '../../platform/linux/tap.js';
+import { native } from '../../platform/linux/native.js';
+import { NativeUdpBind } from '../../platform/linux/udp-native.js';
+import type { UdpIpOption } from '../../platform/linux/native.js';
+import { TOS_INHERIT } from '../../dataplane/ecn.js';
+import { Neigh6Table } from '../../dataplane/ndp-proxy.js';
+import { DgramUdpBind } from '../../platform/linux/udp-dgram.js';
+import type { UdpBind } from '../../platform/types.js';
+import { macFormat, macParse, macRandomLocal } from '../../wire/mac.js';
+import { ipv4AddrParse } from '../../wire/ipv4.js';
+import { ETH_HLEN } from '../../wire/ethernet.js';
+import { C } from '../../dataplane/counters.js';
+import { DEFAULT_AGEING, DEFAULT_LEARNING } from '../config/defaults.js';
 import { openTunnelPath } from './tunnel-path.js';
 
 /** IPv4 + UDP + VXLAN + inner Ethernet: what the underlay MTU must carry on top of the overlay MTU. */
