@@ -22,7 +22,7 @@ import type { UpConfig } from '../config/config-types.js';
 import { VxlanUserError } from '../config/errors.js';
 import { ipOrThrow, linkExists, type UndoStack } from './host.js';
 import { TunnelTx } from '../../dataplane/tunnel-tx.js';
-import { LinuxTap } from '../../platform/linux/tap.js';
+import type { OffloadTap, Platform } from '../../platform/types.js';
 import { macParse } from '../../wire/mac.js';
 import {
   TUN_F_CSUM,
@@ -47,6 +47,8 @@ export interface TunnelPathInput {
   readonly underlayDev: string | undefined;
   /** Destination slots of the FDB (the tunnel path mirrors them). */
   readonly slots: number;
+  /** Opens the underlay-side TAP (the instance's platform). */
+  readonly platform: Platform;
 }
 
 /** The name of the underlay-side TAP for overlay device `name` (IFNAMSIZ: at most 15 bytes). */
@@ -60,9 +62,9 @@ export function openTunnelPath(input: TunnelPathInput, log: (l: string) => void,
   const why = unavailable(input);
   if (why !== undefined) return fallback(mode, why);
   const name = tunnelTapName(input.cfg.name);
-  let tap: LinuxTap;
+  let tap: OffloadTap;
   try {
-    tap = new LinuxTap(name, { vnetHdr: true });
+    tap = input.platform.openTap(name, { vnetHdr: true });
   } catch (e) {
     return fallback(mode, `cannot create the underlay-side TAP ${name}: ${(e as Error).message}`);
   }
