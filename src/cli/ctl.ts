@@ -7,7 +7,7 @@
  * refused change.
  */
 import { connect, type Socket } from 'node:net';
-import { DEFAULT_NAME } from '../control/defaults.js';
+import { DEFAULT_NAME } from '../control/config/defaults.js';
 import {
   controlSocketPath,
   encodeLine,
@@ -24,9 +24,9 @@ import {
   type Request,
   type Response,
   type ShowData,
-} from '../control/control-protocol.js';
-import { ConfigError, UsageError, VxlanUserError } from '../control/errors.js';
-import { parseFdbCommand, parseNeighCommand } from '../control/grammar.js';
+} from '../control/ops/control-protocol.js';
+import { ConfigError, UsageError, VxlanUserError } from '../control/config/errors.js';
+import { parseFdbCommand, parseNeighCommand } from '../control/config/grammar.js';
 import { COUNTER_NAMES, DROP_REASONS } from '../dataplane/counters.js';
 
 export const CTL_COMMANDS = ['fdb', 'neigh', 'stats', 'show', 'reload', 'down'] as const;

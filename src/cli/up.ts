@@ -4,13 +4,27 @@
  * stdout carries exactly one line, `ready: ...`, printed once the TAP is up with its MAC, addresses and MTU,
  * the UDP socket is bound and the routes are installed. Everything else (logs, counters) goes to stderr.
  * SIGUSR1 prints the counters as one JSON line on stderr; so does the stop.
+ *
+ * This is the composition root: the one place that picks the platform (Linux TAP, native or dgram UDP) and
+ * hands it to the runtime, which only knows the interfaces of platform/types.ts.
  */
-import { parseUpArgs } from '../control/config.js';
-import { formatUpHelp } from '../control/help.js';
-import { startInstance, type Instance } from '../control/instance.js';
-import { startOperations, type Operations } from '../control/control-server.js';
-import { reload } from '../control/reload.js';
+import { parseUpArgs } from '../control/config/config.js';
+import { formatUpHelp } from '../control/config/help.js';
+import { startInstance, type Instance } from '../control/runtime/instance.js';
+import { startOperations, type Operations } from '../control/ops/control-server.js';
+import { reload } from '../control/runtime/reload.js';
 import { installObservers } from './observe.js';
+import { LinuxTap } from '../platform/linux/tap.js';
+import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
+import { NativeUdpBind } from '../platform/linux/udp-native.js';
+import type { Platform } from '../platform/types.js';
+
+/** The Linux devices and sockets (over the native addon; node:dgram for --io dgram). */
+const LINUX: Platform = {
+  openTap: (name, opts) => new LinuxTap(name, opts),
+  openUdp: (o) => new NativeUdpBind(o),
+  openDgramUdp: (o) => DgramUdpBind.open(o),
+};
 
 /** Resolves with -1: the process keeps running; the exit happens from the signal handler. */
 export async function runUp(argv: string[]): Promise<number> {
@@ -42,7 +56,7 @@ export async function runUp(argv: string[]): Promise<number> {
 
   let inst: Instance;
   try {
-    inst = await startInstance(config, log);
+    inst = await startInstance(config, log, LINUX);
     // The control socket and --metrics open before the ready line, so `ready:` means they answer too.
     try {
       ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down') });

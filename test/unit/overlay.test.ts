@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
-import type { UpConfig } from '../../src/control/config-types.js';
-import { ConfigError, UsageError } from '../../src/control/errors.js';
-import { loadOverlay, selectNode } from '../../src/control/overlay.js';
-import { formatKernelScript, formatPlan, kernelCommands } from '../../src/control/plan.js';
+import { loadOverlay, parseUpArgs } from '../../src/control/config/config.js';
+import type { UpConfig } from '../../src/control/config/config-types.js';
+import { ConfigError, UsageError } from '../../src/control/config/errors.js';
+import { selectNode } from '../../src/control/config/overlay.js';
+import { formatKernelScript, formatPlan, kernelCommands } from '../../src/control/tools/plan.js';
 
 const EXAMPLE = new URL('../../examples/overlay.yaml', import.meta.url).pathname;
 

@@ -8,7 +8,7 @@
  * call; see docs/operations.md "Security"). Until then, run untrusted workloads in other network namespaces.
  */
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
-import type { UpConfig } from './config-types.js';
+import type { UpConfig } from '../config/config-types.js';
 import {
   controlSocketPath,
   encodeLine,
@@ -19,11 +19,11 @@ import {
   type Response,
   type ShowData,
 } from './control-protocol.js';
-import { VxlanUserError } from './errors.js';
-import type { Instance, Logger } from './instance.js';
+import { VxlanUserError } from '../config/errors.js';
+import type { Instance, Logger } from '../runtime/instance.js';
 import { startMetricsServer, type MetricsServer } from './metrics.js';
-import { configFileOf, reload, type Runtime } from './reload.js';
-import { applyFdbChange, applyNeighChange, fdbRows, neighRows } from './tables.js';
+import { configFileOf, reload, type Runtime } from '../runtime/reload.js';
+import { applyFdbChange, applyNeighChange, fdbRows, neighRows } from '../runtime/tables.js';
 
 export interface ControlServer {
   readonly path: string;

@@ -21,12 +21,12 @@
  * that see it when the host has no other route either.
  */
 import ipaddr from 'ipaddr.js';
-import type { FdbSpec, UpConfig } from './config-types.js';
-import { UsageError } from './errors.js';
-import { cidrOf, inCidr, isRefusal, parseMac, parseIpText, type Cidr, type Ip } from './grammar.js';
-import type { Overlay, OverlayNode } from './overlay.js';
+import type { FdbSpec, UpConfig } from '../config/config-types.js';
+import { UsageError } from '../config/errors.js';
+import { cidrOf, inCidr, isRefusal, parseMac, parseIpText, type Cidr, type Ip } from '../config/grammar.js';
+import type { Overlay, OverlayNode } from '../config/overlay.js';
 import { nodeByValue, nodeLabel } from './plan.js';
-import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from './defaults.js';
+import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from '../config/defaults.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';

@@ -32,6 +32,17 @@ export interface RouteSpec {
   readonly gateway: string;
 }
 
+/** Where a raw (not yet validated) value came from: a flag (`--vni`) or a key of a --config file. */
+export interface RawOrigin {
+  readonly key: string;
+  readonly file?: string;
+}
+/** One value as step 1 of config.ts collects it from a flag or a file (overlay.ts derives them too), before validation. */
+export interface RawValue {
+  readonly value: unknown;
+  readonly origin: RawOrigin;
+}
+
 /** Which UDP I/O implementation the dataplane uses. */
 export type IoMode = 'native' | 'dgram';
 

@@ -11,13 +11,13 @@
  * values are read by grammar.ts, as the client (cli/ctl.ts) and the config read them, then checked against
  * this instance (its socket's family, --local, --addr), as the config checks them across its entries.
  */
-import type { FdbSpec, NeighSpec } from './config-types.js';
-import type { FdbAction, FdbRow, NeighAction, NeighRow } from './control-protocol.js';
-import { VxlanUserError } from './errors.js';
-import { MAC_ZERO } from '../dataplane/fdb.js';
-import type { Vtep } from '../dataplane/vtep.js';
-import { macFormat } from '../wire/mac.js';
-import { ipv4AddrFormat, ipv4AddrParse } from '../wire/ipv4.js';
+import type { FdbSpec, NeighSpec } from '../config/config-types.js';
+import type { FdbAction, FdbRow, NeighAction, NeighRow } from '../ops/control-protocol.js';
+import { VxlanUserError } from '../config/errors.js';
+import { MAC_ZERO } from '../../dataplane/fdb.js';
+import type { Vtep } from '../../dataplane/vtep.js';
+import { macFormat } from '../../wire/mac.js';
+import { ipv4AddrFormat, ipv4AddrParse } from '../../wire/ipv4.js';
 import {
   cidrOf,
   defaultDestinationOwnPortOrVni,
@@ -27,7 +27,7 @@ import {
   parseNeighCommand,
   PEER_IS_SELF,
   type Ip,
-} from './grammar.js';
+} from '../config/grammar.js';
 
 /** What the tables need to know about the instance they belong to. */
 export interface TableContext {

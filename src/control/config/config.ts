@@ -27,7 +27,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LineCounter, parseDocument } from 'yaml';
-import type { FdbSpec, IoMode, NeighSpec, RouteSpec, TxPath, UpConfig } from './config-types.js';
+import type { FdbSpec, IoMode, NeighSpec, RawValue as Raw, RouteSpec, TxPath, UpConfig } from './config-types.js';
 import {
   AGEING_MAX,
   AGEING_MIN,
@@ -86,7 +86,7 @@ import {
   type Ip,
   type Mac,
 } from './grammar.js';
-import { nodeWithoutOverlay, overlayRaw } from './overlay.js';
+import { nodeWithoutOverlay, overlayRaw, parseOverlay, type Overlay } from './overlay.js';
 
 // The grammar's address parser and type, where other modules found them before grammar.ts existed.
 export { parseIpText, type Ip } from './grammar.js';
@@ -121,15 +121,6 @@ const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
 
-/** Where a raw value came from: a flag (`--vni`) or a key of a --config file. */
-interface Origin {
-  readonly key: string;
-  readonly file?: string;
-}
-interface Raw {
-  readonly value: unknown;
-  readonly origin: Origin;
-}
 interface RawUp {
   readonly scalars: Partial<Record<ScalarKey, Raw>>;
   readonly lists: Record<ListKey, readonly Raw[]>;
@@ -280,10 +271,19 @@ export function readConfigFile(file: string): Record<string, unknown> {
   return obj;
 }
 
+/** Reads a config file that must be in the whole-overlay form (plan, explain, demo). @throws ConfigError */
+export function loadOverlay(file: string): Overlay {
+  const obj = readConfigFile(file);
+  if (!('nodes' in obj)) {
+    throw new ConfigError(`--config ${file} describes one node (it has no 'nodes:' list): this needs the whole-overlay form, see docs/overlay.md`);
+  }
+  return parseOverlay(obj, file, SCALAR_KEYS);
+}
+
 /** Read a version-1 config file into raw values; the whole-overlay form (nodes:) derives them for one node (overlay.ts). */
 function loadConfigFile(file: string, node: string | undefined): RawUp {
   const obj = readConfigFile(file);
-  if ('nodes' in obj) return overlayRaw(obj, file, node);
+  if ('nodes' in obj) return overlayRaw(obj, file, node, SCALAR_KEYS);
   if (node !== undefined) throw nodeWithoutOverlay(node, file);
   for (const key of Object.keys(obj)) {
     if (!FILE_KEYS.includes(key)) {

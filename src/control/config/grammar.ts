@@ -13,9 +13,9 @@
  * with `phrase()`, so the sentence after the subject is the same everywhere.
  */
 import ipaddr from 'ipaddr.js';
-import { ipv4AddrFormat, ipv4AddrParse } from '../wire/ipv4.js';
-import { ipv6AddrFormat, ipv6AddrParse } from '../wire/ipv6.js';
-import { macFormat, macIsMulticast, macParse, MAC_ZERO } from '../wire/mac.js';
+import { ipv4AddrFormat, ipv4AddrParse } from '../../wire/ipv4.js';
+import { ipv6AddrFormat, ipv6AddrParse } from '../../wire/ipv6.js';
+import { macFormat, macIsMulticast, macParse, MAC_ZERO } from '../../wire/mac.js';
 import { PORT_MAX, PORT_MIN, VNI_MAX, VNI_MIN } from './defaults.js';
 
 /** What is wrong with a value, without saying where the value came from. */

@@ -8,9 +8,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { DROP_REASONS, type CounterName } from '../dataplane/counters.js';
-import { VxlanUserError } from './errors.js';
-import type { Runtime } from './reload.js';
+import { DROP_REASONS, type CounterName } from '../../dataplane/counters.js';
+import { VxlanUserError } from '../config/errors.js';
+import type { Runtime } from '../runtime/reload.js';
 
 export interface MetricsServer {
   /** `host:port` (IPv6 in brackets) where it listens. */

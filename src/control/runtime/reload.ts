@@ -13,9 +13,9 @@
  * at runtime with `vxlan-user fdb` / `neigh` and not in the file are removed. Write them into the file to keep
  * them.
  */
-import type { RouteSpec, UpConfig } from './config-types.js';
-import { parseUpArgs } from './config.js';
-import { VxlanUserError } from './errors.js';
+import type { RouteSpec, UpConfig } from '../config/config-types.js';
+import { parseUpArgs } from '../config/config.js';
+import { VxlanUserError } from '../config/errors.js';
 import { ip } from './host.js';
 import type { Instance, Logger } from './instance.js';
 import { replaceFdb, replaceNeigh, type TableContext, type TableDiff } from './tables.js';

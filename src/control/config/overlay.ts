@@ -28,10 +28,13 @@
  * would show up on every other node) and hands config.ts the chosen node's settings as raw single-node values,
  * which then go through the same validation and defaults as any other config. Nothing here changes the host;
  * picking the node by its underlay address reads the namespace's interface addresses.
+ *
+ * config.ts reads the file and calls in here; this module does not import config.ts (no circle): the
+ * single-node keys a shared key must be one of (`sharedKeys`) come in as a parameter.
  */
 import { networkInterfaces } from 'node:os';
 import { ConfigError, UsageError } from './errors.js';
-import { readConfigFile, SCALAR_KEYS } from './config.js';
+import type { RawValue } from './config-types.js';
 import {
   cidrsOverlap,
   isRefusal,
@@ -77,19 +80,15 @@ export interface Overlay {
   readonly shared: Readonly<Record<string, unknown>>;
 }
 
-/** A raw value with its origin, in the shape config.ts's parse step uses. */
-export interface OverlayRawValue {
-  readonly value: unknown;
-  readonly origin: { readonly key: string; readonly file: string };
-}
+/** The chosen node's settings as raw values (config-types.ts), in the shape config.ts's parse step uses. */
 export interface OverlayRaw {
-  readonly scalars: Record<string, OverlayRawValue>;
+  readonly scalars: Record<string, RawValue>;
   readonly lists: {
-    readonly addr: OverlayRawValue[];
-    readonly remote: OverlayRawValue[];
-    readonly fdb: OverlayRawValue[];
-    readonly neigh: OverlayRawValue[];
-    readonly route: OverlayRawValue[];
+    readonly addr: RawValue[];
+    readonly remote: RawValue[];
+    readonly fdb: RawValue[];
+    readonly neigh: RawValue[];
+    readonly route: RawValue[];
   };
   /** The chosen node (for logs and the plan). */
   readonly self: OverlayNode;
@@ -113,11 +112,12 @@ const who = (i: number, name?: string): string => (name === undefined ? `nodes[$
 
 /**
  * Validates the whole-overlay form of an already read config mapping (`version` checked by the caller).
+ * `sharedKeys` are the single-node scalar keys (config.ts's SCALAR_KEYS), what the top level may hold.
  * Every refusal is one sentence naming the file, the node (index and name) and the value.
  * @throws ConfigError
  */
-export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: string): Overlay {
-  const scalarKeys: readonly string[] = SCALAR_KEYS;
+export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: string, sharedKeys: readonly string[]): Overlay {
+  const scalarKeys = sharedKeys;
   const bad = (what: string): never => {
     throw new ConfigError(`--config ${file}: ${what}`);
   };
@@ -321,12 +321,12 @@ export function deriveTables(ov: Overlay, self: OverlayNode): {
  * top-level keys, the node's own `local`/`addr`/`mac`/`dev`, and the derived tables. Each value's origin
  * names where it came from, so a later refusal (e.g. a flag that contradicts a derived route) points there.
  */
-export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string, node: string | undefined): OverlayRaw {
-  const ov = parseOverlay(obj, file);
+export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string, node: string | undefined, sharedKeys: readonly string[]): OverlayRaw {
+  const ov = parseOverlay(obj, file, sharedKeys);
   const self = selectNode(ov, node);
   const at = who(self.index, self.node);
-  const raw = (value: unknown, key: string): OverlayRawValue => ({ value, origin: { key, file } });
-  const scalars: Record<string, OverlayRawValue> = {};
+  const raw = (value: unknown, key: string): RawValue => ({ value, origin: { key, file } });
+  const scalars: Record<string, RawValue> = {};
   for (const [k, v] of Object.entries(ov.shared)) if (v !== undefined && v !== null) scalars[k] = raw(v, k);
   scalars.local = raw(self.local, `${at} local`);
   scalars.mac = raw(self.mac, `${at} mac`);
@@ -345,15 +345,6 @@ export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string,
     self,
     overlay: ov,
   };
-}
-
-/** Reads a config file that must be in the whole-overlay form (plan, explain, demo). @throws ConfigError */
-export function loadOverlay(file: string): Overlay {
-  const obj = readConfigFile(file);
-  if (!('nodes' in obj)) {
-    throw new ConfigError(`--config ${file} describes one node (it has no 'nodes:' list): this needs the whole-overlay form, see docs/overlay.md`);
-  }
-  return parseOverlay(obj, file);
 }
 
 /** `--node` without a whole-overlay file. */

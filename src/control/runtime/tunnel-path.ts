@@ -18,12 +18,12 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import type { UpConfig } from './config-types.js';
-import { VxlanUserError } from './errors.js';
+import type { UpConfig } from '../config/config-types.js';
+import { VxlanUserError } from '../config/errors.js';
 import { ipOrThrow, linkExists, type UndoStack } from './host.js';
-import { TunnelTx } from '../dataplane/tunnel-tx.js';
-import { LinuxTap } from '../platform/linux/tap.js';
-import { macParse } from '../wire/mac.js';
+import { TunnelTx } from '../../dataplane/tunnel-tx.js';
+import type { OffloadTap, Platform } from '../../platform/types.js';
+import { macParse } from '../../wire/mac.js';
 import {
   TUN_F_CSUM,
   TUN_F_TSO4,
@@ -31,7 +31,7 @@ import {
   TUN_F_UDP_TUNNEL_GSO,
   TUN_F_UDP_TUNNEL_GSO_CSUM,
   VIRTIO_NET_HDR_TUNNEL_LEN,
-} from '../wire/virtio-net.js';
+} from '../../wire/virtio-net.js';
 
 export interface TunnelPath {
   readonly tunnel: TunnelTx | undefined;
@@ -47,6 +47,8 @@ export interface TunnelPathInput {
   readonly underlayDev: string | undefined;
   /** Destination slots of the FDB (the tunnel path mirrors them). */
   readonly slots: number;
+  /** Opens the underlay-side TAP (the instance's platform). */
+  readonly platform: Platform;
 }
 
 /** The name of the underlay-side TAP for overlay device `name` (IFNAMSIZ: at most 15 bytes). */
@@ -60,9 +62,9 @@ export function openTunnelPath(input: TunnelPathInput, log: (l: string) => void,
   const why = unavailable(input);
   if (why !== undefined) return fallback(mode, why);
   const name = tunnelTapName(input.cfg.name);
-  let tap: LinuxTap;
+  let tap: OffloadTap;
   try {
-    tap = new LinuxTap(name, { vnetHdr: true });
+    tap = input.platform.openTap(name, { vnetHdr: true });
   } catch (e) {
     return fallback(mode, `cannot create the underlay-side TAP ${name}: ${(e as Error).message}`);
   }
