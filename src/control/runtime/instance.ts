@@ -28,8 +28,6 @@ import { ETH_HLEN } from '../../wire/ethernet.js';
 import { C } from '../../dataplane/counters.js';
 import { DEFAULT_AGEING, DEFAULT_LEARNING } from '../config/defaults.js';
 import { openTunnelPath } from './tunnel-path.js';
-import { warmUp } from '../dataplane/warmup.js';
-import { FakeTap, FakeUdpBind } from '../platform/fake/fake.js';
 
 /** IPv4 + UDP + VXLAN + inner Ethernet: what the underlay MTU must carry on top of the overlay MTU. */
 export const OVERHEAD_V4 = 20 + 8 + 8 + ETH_HLEN; // 50
@@ -151,14 +149,6 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
     }
   }
 
-  // 3b. Warm the hot paths (dataplane/warmup.ts) on in-memory devices before the device comes up, so the
-  // first real packets do not run in V8's interpreter.
-  const warm = process.env.VXLAN_USER_WARMUP === '0' ? 0 : warmUp(
-    { vni: cfg.vni, ownMac: 0xc26a9be5398d, maxUdpPayload: 1472, maxFrame: 1468, tapMtu: 1450, dstport: cfg.dstport, tso: true, udpGso: true, udpGro: true, rxCoalesce: true },
-    new FakeTap('warmup0', true),
-    new FakeUdpBind('192.0.2.1', cfg.dstport),
-  );
-  log(`dataplane warmed up on in-memory devices in ${warm.toFixed(0)} ms`);
 
   // 4. Link.
   const macNum = cfg.mac !== undefined ? macParse(cfg.mac)! : macRandomLocal(randomBytes(6));
