@@ -53,11 +53,21 @@ export function linkMtu(name: string): number | undefined {
 /** The device that holds `address` in this namespace, or undefined. */
 export function deviceOfAddress(address: string): { ifname: string; mtu: number } | undefined {
   const r = ip(['-j', 'addr', 'show']);
-  if (!r.ok) return undefined;
-  for (const l of JSON.parse(r.stdout) as JsonLink[]) {
-    if (l.addr_info?.some((a) => a.local === address)) return { ifname: l.ifname, mtu: l.mtu ?? 1500 };
-  }
-  return undefined;
+  return r.ok ? deviceOfAddressIn(r.stdout, address) : undefined;
+}
+
+/**
+ * The device that holds `address` in `ip -j addr show` output (taken as text so a caller can run `ip` in
+ * another namespace, as `vxlan-user demo` does for its kernel nodes).
+ */
+export function deviceOfAddressIn(ipAddrJson: string, address: string): { ifname: string; mtu: number } | undefined {
+  const l = (JSON.parse(ipAddrJson) as JsonLink[]).find((x) => x.addr_info?.some((a) => a.local === address));
+  return l === undefined ? undefined : { ifname: l.ifname, mtu: l.mtu ?? 1500 };
+}
+
+/** The MTU of device `name` in `ip -j addr show` (or `ip -j link show`) output, or undefined. */
+export function linkMtuIn(ipJson: string, name: string): number | undefined {
+  return (JSON.parse(ipJson) as JsonLink[]).find((x) => x.ifname === name)?.mtu;
 }
 
 /** The device the kernel would use to reach `address`, or undefined when there is no route. */
