@@ -88,6 +88,11 @@ export interface UpConfig {
   readonly udp6zerocsumrx?: true;
   /** `--srcport MIN-MAX` (inclusive): outer source ports from a pool of sockets in the range, by inner flow hash. */
   readonly srcport?: { readonly min: number; readonly max: number };
+  /**
+   * `--reserved-bits MASK`: VXLAN header bits a received datagram must have clear, as the two 32-bit halves of
+   * the kernel's 64-bit `reserved_bits` (hi = bytes 0-3). Absent = the default, only I and the VNI may be set.
+   */
+  readonly reservedBits?: { readonly hi: number; readonly lo: number };
   /** `--trace`: one tcpdump-style line per packet on stderr, with the decision or drop reason (rate-limited). */
   readonly trace?: boolean;
   /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */

@@ -57,6 +57,7 @@ import {
   VXLAN_OVERHEAD_IPV6,
 } from './defaults.js';
 import { ConfigError, UsageError } from './errors.js';
+import { VXLAN_RESERVED_HI, VXLAN_RESERVED_LO, VXLAN_USED_HI, VXLAN_USED_LO, vxlanReservedFormat, vxlanReservedParse } from '../wire/vxlan.js';
 import { nodeWithoutOverlay, overlayRaw } from './overlay.js';
 
 /** What `parseUpArgs` returns: either a help request (nothing validated) or a complete configuration. */
@@ -84,7 +85,7 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport'] as const;
+export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'reserved-bits'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
@@ -133,6 +134,7 @@ const OPTIONS = {
   udp6zerocsumtx: { type: 'boolean' },
   udp6zerocsumrx: { type: 'boolean' },
   srcport: { type: 'string' },
+  'reserved-bits': { type: 'string' },
   node: { type: 'string' },
   trace: { type: 'boolean' },
   pcap: { type: 'string' },
@@ -389,6 +391,26 @@ function metricsAddr(raw: Raw): { host: string; port: number } {
   if (typeof ip === 'string') fail(raw, `${says(raw, hostText, 'a malformed address')}: ${ip}`);
   if (m[1] === undefined && ip.family === 6) fail(raw, `has an IPv6 address without brackets: write [${ip.text}]:${port}`);
   return { host: ip.text, port };
+}
+
+/**
+ * `--reserved-bits MASK`, the kernel's `reserved_bits`: the VXLAN header bits a datagram must have clear, as
+ * `0x` and up to 16 hex digits (wire/vxlan.ts). Like the kernel (vxlan_nl2conf), a mask that marks the I flag
+ * or a VNI bit reserved is refused: those bits are always in use. In a file the mask must be quoted when it
+ * does not fit a YAML number exactly.
+ */
+function reservedBits(raw: Raw): { hi: number; lo: number } {
+  let text: string;
+  if (typeof raw.value === 'number') {
+    if (!Number.isSafeInteger(raw.value) || raw.value < 0) fail(raw, "is not exact as a YAML number: quote the mask, e.g. reserved-bits: '0xf7ffffff000000ff'");
+    text = `0x${raw.value.toString(16)}`;
+  } else text = str(raw);
+  const m = vxlanReservedParse(text);
+  if (m === undefined) fail(raw, `is not a 64-bit hex mask: write 0x and up to 16 hex digits, e.g. the default ${vxlanReservedFormat(VXLAN_RESERVED_HI, VXLAN_RESERVED_LO)}`);
+  if ((m.hi & VXLAN_USED_HI) !== 0 || (m.lo & VXLAN_USED_LO) >>> 0 !== 0) {
+    fail(raw, `marks the I flag or VNI bits reserved (${vxlanReservedFormat(VXLAN_USED_HI, VXLAN_USED_LO)}), which every datagram uses: clear those bits`);
+  }
+  return m;
 }
 
 // MAC addresses ------------------------------------------------------------------------------------------
@@ -688,6 +710,7 @@ interface Fields {
   readonly udp6zerocsumtx?: { readonly raw: Raw; readonly value: boolean };
   readonly udp6zerocsumrx?: { readonly raw: Raw; readonly value: boolean };
   readonly srcport?: { readonly raw: Raw; readonly min: number; readonly max: number };
+  readonly reservedBits?: { readonly hi: number; readonly lo: number };
   readonly addr: readonly AddrItem[];
   readonly remote: readonly IpItem[];
   readonly fdb: readonly FdbItem[];
@@ -776,6 +799,7 @@ function validateFields(raw: RawUp): Fields {
       if (min > max) fail(r, `has its minimum above its maximum`);
       return { raw: r, min, max };
     }),
+    reservedBits: opt(s['reserved-bits'], reservedBits),
     addr: raw.lists.addr.map(addrItem),
     remote: raw.lists.remote.map((r) => ({ raw: r, ip: underlayIp(r, str(r)) })),
     fdb: raw.lists.fdb.map(fdbItem),
@@ -990,6 +1014,10 @@ function resolveDefaults(c: Checked): UpConfig {
     ...(f.udp6zerocsumtx?.value === true ? { udp6zerocsumtx: true } : {}),
     ...(f.udp6zerocsumrx?.value === true ? { udp6zerocsumrx: true } : {}),
     ...(f.srcport === undefined ? {} : { srcport: Object.freeze({ min: f.srcport.min, max: f.srcport.max }) }),
+    // Present only when it differs from the default mask (only I and the VNI may be set).
+    ...(f.reservedBits === undefined || (f.reservedBits.hi === VXLAN_RESERVED_HI && f.reservedBits.lo === VXLAN_RESERVED_LO)
+      ? {}
+      : { reservedBits: Object.freeze({ ...f.reservedBits }) }),
     ...(f.metrics === undefined ? {} : { metrics: Object.freeze({ ...f.metrics }) }),
     ...(f.trace === true ? { trace: true } : {}),
     ...(f.pcap === undefined ? {} : { pcap: f.pcap }),

@@ -143,6 +143,14 @@ Outer header (--io native only)
                         neither. --udp6zerocsumtx turns UDP GSO off.
                           kernel: ip link add ... udp6zerocsumtx udp6zerocsumrx
 
+Receive
+  --reserved-bits MASK  VXLAN header bits a received datagram must have clear, as a 64-bit hex mask
+                        over the 8 header bytes (byte 0 is the top byte), e.g. 0xf7ffffff0000007f
+                        also accepts a set last byte. Default: 0xf7ffffff000000ff, i.e. only the I
+                        flag and the VNI may be set; other datagrams are dropped (rx_reserved_bits).
+                        The I flag and VNI bits cannot be reserved.
+                          kernel: ip link add ... reserved_bits MASK  (Linux, iproute2 6.14)
+
 Program
   --config FILE         read the settings above from a YAML or JSON file: 'version: ${CONFIG_SCHEMA_VERSION}', keys
                         named like the long options (docs/config.md). Flags given as well: single

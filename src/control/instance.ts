@@ -175,6 +175,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     tos: cfg.tos === 'inherit' ? TOS_INHERIT : cfg.tos ?? 0,
     srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')),
     dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')),
+    ...(cfg.reservedBits === undefined ? {} : { reserved: cfg.reservedBits }),
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);

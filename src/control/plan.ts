@@ -11,6 +11,7 @@ import type { UpConfig } from './config-types.js';
 import type { Overlay, OverlayNode } from './overlay.js';
 import { DEFAULT_AGEING, VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from './defaults.js';
 import { deviceOfAddressIn, linkMtuIn } from './host.js';
+import { vxlanReservedFormat } from '../wire/vxlan.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
@@ -63,6 +64,8 @@ function vxlanOptions(cfg: UpConfig, underlay: KernelUnderlay): string[] {
   o.push(cfg.learning === true ? 'learning' : 'nolearning', 'ageing', String(cfg.ageing ?? DEFAULT_AGEING));
   if (underlayIsIPv6(cfg)) o.push(cfg.udp6zerocsumtx === true ? 'udp6zerocsumtx' : 'noudp6zerocsumtx', cfg.udp6zerocsumrx === true ? 'udp6zerocsumrx' : 'noudp6zerocsumrx');
   else o.push(cfg.udpcsum === false ? 'noudpcsum' : 'udpcsum');
+  // Only when not the default: iproute2 before 6.14 does not know the word (the script would stop there).
+  if (cfg.reservedBits !== undefined) o.push('reserved_bits', vxlanReservedFormat(cfg.reservedBits.hi, cfg.reservedBits.lo));
   return o;
 }
 
@@ -119,6 +122,7 @@ export function formatKernelScript(cfg: UpConfig, title: string, underlay: Kerne
       `# no dev: ${cfg.local === undefined ? 'no --local or --dev given' : `${cfg.local} is not an address of this host`}, so the kernel picks the device by route`,
     );
   }
+  if (cfg.reservedBits !== undefined) lines.push('# reserved_bits needs Linux and iproute2 6.14 or later');
   if (cfg.mtu === undefined && underlay.mtu === undefined) lines.push(`# mtu ${kernelMtu(cfg, underlay)} assumes a 1500-byte underlay (give --mtu or --dev to change it)`);
   for (const c of kernelCommands(cfg, underlay)) lines.push(c.map(shellWord).join(' '));
   return `${lines.join('\n')}\n`;
@@ -136,6 +140,7 @@ export function upFlags(cfg: UpConfig): string[] {
   for (const f of cfg.fdb) a.push('--fdb', `${f.mac}=${f.ip.includes(':') ? `[${f.ip}]` : f.ip}${f.port !== undefined ? `:${f.port}` : ''}`);
   for (const n of cfg.neigh) a.push('--neigh', `${n.ip}=${n.mac}`);
   for (const r of cfg.route) a.push('--route', `${r.cidr}=${r.gateway}`);
+  if (cfg.reservedBits !== undefined) a.push('--reserved-bits', vxlanReservedFormat(cfg.reservedBits.hi, cfg.reservedBits.lo));
   return a;
 }
 
@@ -166,6 +171,7 @@ export function formatPlan(cfg: UpConfig, ov?: Overlay, self?: OverlayNode): str
   out.push(`device   ${cfg.name}: a TAP device, MAC ${cfg.mac ?? 'random (locally administered)'}, MTU ${cfg.mtu ?? `underlay MTU - ${overhead} (${1500 - overhead} on a 1500-byte underlay)`}`);
   out.push(`address  ${cfg.addr.length > 0 ? cfg.addr.join(', ') : '(none)'}`);
   out.push(`tunnel   VNI ${cfg.vni}, UDP port ${cfg.dstport}, underlay ${cfg.local ?? 'wildcard'}${cfg.dev !== undefined ? ` on ${cfg.dev}` : ''}`);
+  if (cfg.reservedBits !== undefined) out.push(`header   reserved_bits ${vxlanReservedFormat(cfg.reservedBits.hi, cfg.reservedBits.lo)} (bits a datagram must have clear)`);
   out.push('', `neighbours: ${cfg.neigh.length} (ARP for these is answered on the TAP by vxlan-user: proxy-ARP)`);
   out.push(...table(cfg.neigh.map((n) => [n.ip, 'is-at', n.mac, nodeLabel(nodeByValue(ov, n.ip))])));
   out.push('', `fdb: ${cfg.fdb.length} (inner destination MAC -> underlay IP:port)`);
