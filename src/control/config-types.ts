@@ -71,8 +71,11 @@ export interface UpConfig {
   readonly learning?: boolean;
   /** `--ageing SECONDS`: learned entries not heard from for this long go (default 300; 0 = never). */
   readonly ageing?: number;
-  /** `--ttl N`: outer TTL / hop limit; undefined = the route's (normally 64). */
-  readonly ttl?: number;
+  /**
+   * `--ttl N|inherit`: outer TTL / hop limit; inherit = the inner packet's (past VLAN tags; the route's for
+   * non-IP frames); undefined = the route's (normally 64).
+   */
+  readonly ttl?: number | 'inherit';
   /** `--tos N|inherit`: outer TOS / traffic class (ECN bits from the inner packet); undefined = 0. */
   readonly tos?: number | 'inherit';
   /**

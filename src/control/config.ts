@@ -703,7 +703,7 @@ interface Fields {
   readonly quiet?: boolean;
   readonly learning?: boolean;
   readonly ageing?: number;
-  readonly ttl?: { readonly raw: Raw; readonly value: number };
+  readonly ttl?: { readonly raw: Raw; readonly value: number | 'inherit' };
   readonly tos?: { readonly raw: Raw; readonly value: number | 'inherit' };
   readonly df?: { readonly raw: Raw; readonly value: 'set' | 'unset' | 'inherit' };
   readonly udpcsum?: { readonly raw: Raw; readonly value: boolean };
@@ -772,11 +772,12 @@ function validateFields(raw: RawUp): Fields {
     }),
     // The kernel's IFLA_VXLAN_AGEING is a u32 of seconds; 0 means "never age".
     ageing: opt(s.ageing, (r) => int(r, AGEING_MIN, AGEING_MAX, `ageing is ${AGEING_MIN}..${AGEING_MAX} seconds (0 = never)`)),
-    // Outer header fields. The kernel's `inherit` forms (copy from the inner packet) need per-datagram control
-    // messages that this version does not send yet: refused by name rather than silently ignored.
-    ttl: opt(s.ttl, (r) => {
-      if (r.value === 'inherit' || r.value === 'auto') fail(r, `is not supported yet: give a fixed hop limit ${TTL_MIN}..${TTL_MAX} (the default is the route's, normally 64)`);
-      return { raw: r, value: int(r, TTL_MIN, TTL_MAX, `an IP TTL is ${TTL_MIN}..${TTL_MAX}`) };
+    // Outer header fields. `inherit` copies the inner packet's (an IP_TTL / IPV6_HOPLIMIT control message per
+    // datagram); `auto` is the default, written as no --ttl.
+    ttl: opt(s.ttl, (r): { raw: Raw; value: number | 'inherit' } => {
+      if (r.value === 'inherit') return { raw: r, value: 'inherit' };
+      if (r.value === 'auto') fail(r, `is the default: leave --ttl out for the route's hop limit (normally 64), or give ${TTL_MIN}..${TTL_MAX} or inherit`);
+      return { raw: r, value: int(r, TTL_MIN, TTL_MAX, `an IP TTL is ${TTL_MIN}..${TTL_MAX} or inherit`) };
     }),
     tos: opt(s.tos, (r): { raw: Raw; value: number | 'inherit' } => {
       if (r.value === 'inherit') return { raw: r, value: 'inherit' };

@@ -114,13 +114,14 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
                           kernel: ip link add ... ageing SECONDS
 
 Outer header (--io native only)
-  --ttl N               outer TTL / hop limit, 1..255. Default: the route's (normally 64), like
-                        the kernel's 'ttl auto'. 'inherit' is not supported yet.
-                          kernel: ip link add ... ttl N
+  --ttl N|inherit       outer TTL / hop limit, 1..255, or 'inherit': the inner packet's TTL / hop
+                        limit (past VLAN tags; 64, the route's, for ARP and other non-IP frames).
+                        Default: the route's (normally 64), like the kernel's 'ttl auto'.
+                          kernel: ip link add ... ttl N|inherit
   --tos N|inherit       outer TOS / traffic class, 0..255 in decimal (46 << 2 = 184 for EF), or
-                        'inherit' (copy the inner packet's DSCP). The ECN bits (0x03) always
-                        follow the inner packet as the kernel's (inner CE leaves as ECT(0)); an
-                        outer CE marks the inner packet CE on receive. Default: 0.
+                        'inherit' (copy the inner packet's DSCP, past VLAN tags). The ECN bits
+                        (0x03) always follow the inner packet as the kernel's (inner CE leaves as
+                        ECT(0)); an outer CE marks the inner packet CE on receive. Default: 0.
                           kernel: ip link add ... tos N|inherit
   --df set|unset|inherit
                         the outer IPv4 DF bit. Default: unset, the kernel's. inherit: DF when the

@@ -18,6 +18,7 @@ import { Vtep } from '../dataplane/vtep.js';
 import { LinuxTap } from '../platform/linux/tap.js';
 import { native } from '../platform/linux/native.js';
 import { NativeUdpBind } from '../platform/linux/udp-native.js';
+import { TtlInheritBind } from '../dataplane/ttl-inherit.js';
 import type { UdpIpOption } from '../platform/linux/native.js';
 import { TOS_INHERIT } from '../dataplane/ecn.js';
 import { Neigh6Table } from '../dataplane/ndp-proxy.js';
@@ -128,7 +129,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   for (const sock of [udp, ...pool, ...dfPool]) if (sock instanceof NativeUdpBind) {
     const df = cfg.df === undefined ? undefined : cfg.df === 'set' || dfPool.includes(sock) ? 1 : 0;
     const outer: [UdpIpOption, number | undefined][] = [
-      ['ttl', cfg.ttl],
+      // --ttl inherit: per datagram (TtlInheritBind); the socket keeps the route's hop limit for non-IP frames.
+      ['ttl', cfg.ttl === 'inherit' ? undefined : cfg.ttl],
       // The per-datagram IP_TOS control message (ECN, inherit) overrides this; it covers any send without one.
       ['tos', cfg.tos === undefined || cfg.tos === 'inherit' ? undefined : cfg.tos & ~3],
       ['df', df],
@@ -160,7 +162,9 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   const zeroCsum = cfg.udpcsum === false ? '--noudpcsum' : cfg.udp6zerocsumtx === true ? '--udp6zerocsumtx' : undefined;
   const off = negotiateOffloads(tap, udp, cfg.offload !== 'off', zeroCsum);
   const maxUdpPayload = underlayMtu - (v6 ? 40 : 20) - 8;
-  const vtep = new Vtep(tap, udp, {
+  // --ttl inherit: every socket the Vtep sends from sets an IP_TTL / IPV6_HOPLIMIT per datagram.
+  const sendVia = (b: UdpBind): UdpBind => (cfg.ttl === 'inherit' ? new TtlInheritBind(b) : b);
+  const vtep = new Vtep(tap, sendVia(udp), {
     vni: cfg.vni,
     ownMac: macNum,
     maxUdpPayload,
@@ -173,8 +177,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     learning: cfg.learning ?? DEFAULT_LEARNING,
     ageing: cfg.ageing ?? DEFAULT_AGEING,
     tos: cfg.tos === 'inherit' ? TOS_INHERIT : cfg.tos ?? 0,
-    srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')),
-    dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')),
+    srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')).map(sendVia),
+    dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')).map(sendVia),
     ...(cfg.reservedBits === undefined ? {} : { reserved: cfg.reservedBits }),
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);

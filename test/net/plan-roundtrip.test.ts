@@ -125,11 +125,11 @@ peers-only: true
     expect(addrs[0]!.addr_info).toContainEqual(expect.objectContaining({ local: N1.overlay, prefixlen: 24 }));
   });
 
-  it('IPv6 underlay: MTU − 70, the IPv6 checksum flags, tos inherit, nolearning, --mtu over a smaller eth0', async () => {
+  it('IPv6 underlay: MTU − 70, the IPv6 checksum flags, tos and ttl inherit, nolearning, --mtu over a smaller eth0', async () => {
     const t = await net.topology('planrt6', [N1]);
     await t.exec(N1.name, 'ip', ['addr', 'add', 'fd00:12::21/64', 'dev', 'eth0', 'nodad']);
     await t.exec(N1.name, 'ip', ['link', 'set', 'dev', 'eth0', 'mtu', '1400']);
-    const base = `version: 1\nvni: 77\nname: ${DEV}\nlocal: fd00:12::21\nremote: [fd00:12::31]\nudp6zerocsumtx: true\nudp6zerocsumrx: true\ntos: inherit\n`;
+    const base = `version: 1\nvni: 77\nname: ${DEV}\nlocal: fd00:12::21\nremote: [fd00:12::31]\nudp6zerocsumtx: true\nudp6zerocsumrx: true\ntos: inherit\nttl: inherit\n`;
     const { link, fdb } = await planAndApply(t, base);
     const d = link.linkinfo.info_data;
     expect(d.local6).toBe('fd00:12::21');
@@ -141,6 +141,8 @@ peers-only: true
     expect(d.tos).toBe('0x1'); // how iproute2 6.1 prints `tos inherit`
     expect(d.udp_zero_csum6_tx).toBe(true);
     expect(d.udp_zero_csum6_rx).toBe(true);
+    // iproute2 6.1 prints `ttl inherit` only in the text form.
+    expect((await t.exec(N1.name, 'ip', ['-d', 'link', 'show', 'dev', DEV])).stdout).toContain(' ttl inherit ');
     expect(fdb).toEqual([expect.objectContaining({ mac: '00:00:00:00:00:00', dst: 'fd00:12::31' })]);
 
     await t.exec(N1.name, 'ip', ['link', 'del', DEV]);
