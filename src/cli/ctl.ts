@@ -374,8 +374,9 @@ Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change.`,
        vxlan-user neigh del IP [--name IFNAME]
        vxlan-user neigh show [--json] [--name IFNAME]
 
-Changes the static neighbours a running vxlan-user answers ARP for locally (proxy-ARP), as
-'ip neigh add IP lladdr MAC nud permanent' does on the kernel's vxlan device. IPv4 only.
+Changes the static neighbours a running vxlan-user answers locally - ARP for IPv4 (proxy-ARP),
+neighbour solicitations for IPv6 (NDP proxy) - as 'ip neigh add IP lladdr MAC nud permanent' does
+on the kernel's vxlan device.
   add is refused (exit 2) when the IP has an entry; replace creates or overwrites.
 ${NAME_OPT}`,
   stats: `Usage: vxlan-user stats [--json] [--watch [--interval S] [--count N]] [--name IFNAME]

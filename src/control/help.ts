@@ -96,7 +96,7 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
   --neigh IP=MAC        a permanent neighbour: ARP requests (IPv4) or neighbour solicitations
                         (IPv6) for IP are answered on the TAP by vxlan-user itself (proxy-ARP,
                         NDP proxy) and never cross the tunnel. IP must lie in an --addr subnet.
-                        IPv6 entries are read at start only (reload and 'neigh' keep IPv4).
+                        Changed at runtime by 'vxlan-user neigh' and by a reload (both families).
                         Repeatable.
                           kernel: arp -s IP MAC  (ip neigh add IP lladdr MAC nud permanent dev NAME)
   --route CIDR=GATEWAY  a route through the device, installed once it is up and removed on exit.
