@@ -108,7 +108,7 @@ export interface VtepOptions {
    * srcPool[i] (modulo its length), or dfPool[0] the twin of the main socket without a pool.
    */
   readonly dfPool?: readonly UdpBind[];
-  /** `--reserved-bits`: header bits a datagram must have clear (wire/vxlan.ts halves); default I and VNI only. */
+  /** `--reserved-bits`: header bits a datagram must have clear (wire/vxlan.ts halves); default: all but I and the VNI. */
   readonly reserved?: { readonly hi: number; readonly lo: number };
 }
 
