@@ -411,9 +411,11 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
 }
 
 // sendBatch(fd, buf, offsets: Uint32Array, lens: Uint32Array, table: Buffer, addrIdx: Uint32Array, count,
-//           result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): sent
+//           result: Int32Array, gso?: Uint16Array, tos?: Uint8Array, ttl?: Uint8Array): sent
 // With `tos`, message i carries an IP_TOS (IPv4) or IPV6_TCLASS (IPv6) control message with tos[i]: the outer
 // TOS byte, ECN bits included (the dataplane computes it per frame, as the kernel's INET_ECN_encapsulate).
+// With `ttl`, a message whose ttl[i] > 0 carries an IP_TTL / IPV6_HOPLIMIT control message (`--ttl inherit`:
+// the inner packet's); 0 leaves the socket's hop limit (the route's), as the kernel does for non-IP frames.
 // With `gso`, a message whose gso[i] > 0 carries a UDP_SEGMENT control message: the kernel cuts it into
 // datagrams of gso[i] bytes (the last may be shorter) — one syscall and one skb walk for up to 64 datagrams.
 // sendmmsg the `count` datagrams; datagram i is buf[offsets[i] .. +lens[i]] to the sockaddr in table slot
@@ -427,8 +429,8 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   auto lens = info[3].As<Napi::Uint32Array>();
   auto table = info[4].As<Napi::Buffer<uint8_t>>();
   auto idx = info[5].As<Napi::Uint32Array>();
-  // Room for a UDP_SEGMENT u16 and an IP_TOS / IPV6_TCLASS int.
-  alignas(cmsghdr) thread_local uint8_t cmsgs[kMaxBatch][CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int))];
+  // Room for a UDP_SEGMENT u16, an IP_TOS / IPV6_TCLASS int and an IP_TTL / IPV6_HOPLIMIT int.
+  alignas(cmsghdr) thread_local uint8_t cmsgs[kMaxBatch][CMSG_SPACE(sizeof(uint16_t)) + 2 * CMSG_SPACE(sizeof(int))];
   uint32_t count = info[6].As<Napi::Number>().Uint32Value();
   auto result = info[7].As<Napi::Int32Array>();
   bool haveGso = info.Length() > 8 && info[8].IsTypedArray();
@@ -439,6 +441,10 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   Napi::Uint8Array tos;
   if (haveTos) tos = info[9].As<Napi::Uint8Array>();
   if (haveTos && count > tos.ElementLength()) return ThrowType(env, "sendBatch: tos array too short");
+  bool haveTtl = info.Length() > 10 && info[10].IsTypedArray();
+  Napi::Uint8Array ttl;
+  if (haveTtl) ttl = info[10].As<Napi::Uint8Array>();
+  if (haveTtl && count > ttl.ElementLength()) return ThrowType(env, "sendBatch: ttl array too short");
   if (count > kMaxBatch || count > offs.ElementLength() || count > lens.ElementLength() ||
       count > idx.ElementLength() || result.ElementLength() < 4)
     return ThrowType(env, "sendBatch: count too big");
@@ -477,6 +483,15 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       c->cmsg_len = CMSG_LEN(sizeof(int));
       int t = tos[i];
       memcpy(CMSG_DATA(c), &t, sizeof t);
+      clen += CMSG_SPACE(sizeof(int));
+    }
+    if (haveTtl && ttl[i] > 0) {
+      cmsghdr* c = reinterpret_cast<cmsghdr*>(cmsgs[i] + clen);
+      c->cmsg_level = fam == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      c->cmsg_type = fam == AF_INET6 ? IPV6_HOPLIMIT : IP_TTL;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      int h = ttl[i];
+      memcpy(CMSG_DATA(c), &h, sizeof h);
       clen += CMSG_SPACE(sizeof(int));
     }
     if (clen != 0) {

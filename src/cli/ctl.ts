@@ -381,8 +381,9 @@ Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change.`,
        vxlan-user neigh del IP [--name IFNAME]
        vxlan-user neigh show [--json] [--name IFNAME]
 
-Changes the static neighbours a running vxlan-user answers ARP for locally (proxy-ARP), as
-'ip neigh add IP lladdr MAC nud permanent' does on the kernel's vxlan device. IPv4 only.
+Changes the static neighbours a running vxlan-user answers locally - ARP for IPv4 (proxy-ARP),
+neighbour solicitations for IPv6 (NDP proxy) - as 'ip neigh add IP lladdr MAC nud permanent' does
+on the kernel's vxlan device.
   add is refused (exit 2) when the IP has an entry; replace creates or overwrites.
 IP and MAC are read as 'up --neigh' reads them (docs/config.md); a malformed one exits 2 before the
 instance is asked. As in the config, IP must lie in one of the instance's --addr subnets and not

@@ -8,7 +8,8 @@ import { loadOverlay, parseUpArgs } from '../control/config/config.js';
 import type { UpConfig } from '../control/config/config-types.js';
 import { UsageError } from '../control/config/errors.js';
 import { selectNode, type Overlay, type OverlayNode } from '../control/config/overlay.js';
-import { formatKernelScript, formatPlan, nodeLabel } from '../control/tools/plan.js';
+import { ip } from '../control/runtime/host.js';
+import { formatKernelScript, formatPlan, nodeLabel, underlayFromAddrs } from '../control/tools/plan.js';
 
 export const PLAN_HELP = `Usage: vxlan-user plan --config FILE [--node NAME] [--as-kernel] [--all] [up options]
 
@@ -21,7 +22,11 @@ routes, and the equivalent 'up' flags - without touching the host.
   --all           every node of the overlay, one after the other
   --as-kernel     print the iproute2 commands that build the same node with the kernel's vxlan
                   device instead (ip link add ... type vxlan, ip neigh replace ... nud permanent,
-                  bridge fdb append, ip route replace); pipe them to 'sh -e' to apply
+                  bridge fdb append, ip route replace); pipe them to 'sh -e' to apply.
+                  Every option with a kernel equivalent is written out; 'dev' is --dev or the
+                  device of this host that holds --local, and 'mtu' is --mtu or that device's
+                  MTU - 50 (- 70 on IPv6; 1500 assumed when unknown). Options the kernel has
+                  no equivalent for (--peers-only, ...) are named in a comment line.
 
 Example
   vxlan-user plan --config examples/overlay.yaml --node multicluster-test-001 --as-kernel | sh -e
@@ -95,12 +100,19 @@ export function runPlan(argv: string[]): number {
     runs.push(upArgs);
   }
   const parts: string[] = [];
+  // `dev` and `mtu` for the kernel device come from this host's addresses (the device that holds --local),
+  // read once; a plan made on another host says in a comment what it assumed.
+  let addrs: string | undefined;
+  if (asKernel) {
+    const r = ip(['-j', 'addr', 'show']);
+    if (r.ok) addrs = r.stdout;
+  }
   for (const args of runs) {
     const cfg = configOf(args);
     const { ov, self } = overlayContext(args);
     if (asKernel) {
       const title = self !== undefined && ov !== undefined ? `${nodeLabel(self)} from ${ov.file}` : `vxlan-user plan ${args.join(' ')}`;
-      parts.push(formatKernelScript(cfg, title));
+      parts.push(formatKernelScript(cfg, title, underlayFromAddrs(cfg, addrs)));
     } else {
       parts.push(formatPlan(cfg, ov, self));
     }

@@ -60,8 +60,9 @@ export interface UdpBind {
    * With `gso`, an entry whose gso[i] > 0 is a train of datagrams of gso[i] bytes each (the last may be
    * shorter), sent as one UDP GSO message (UDP_SEGMENT) — or split by the implementation when it has no GSO.
    * With `tos` (perPacketTos only), entry i leaves with outer TOS / traffic class tos[i] (its whole train).
+   * With `ttl` (perPacketTos only), entry i with ttl[i] > 0 leaves with that TTL / hop limit; 0 = the socket's.
    */
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number;
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array, ttl?: Uint8Array): number;
   /** Control plane: (re)defines destination slot `slot` as ip:port. */
   setDestination(slot: number, ip: string, port: number): void;
   /**

@@ -9,6 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addKernelVtep, netTestGate, type Topology } from '../../src/testbed/index.js';
 import { assertBuilt, NetSession, type RunningVtep } from './vtep-process.js';
 import { N1, N2, type SeedNode } from './seed-nodes.js';
+import { capture, underlay6 } from './capture.js';
 
 const gate = netTestGate();
 type Node = SeedNode;
@@ -18,18 +19,6 @@ const net = new NetSession();
 
 /** IPv6 stays off on the overlay devices unless the test needs it (see NetSession.topology). */
 const topology = (tag: string, nodes: Node[], innerIpv6 = false): Promise<Topology> => net.topology(tag, nodes, { ipv6: innerIpv6 });
-
-/** Adds an IPv6 underlay address (the testbed builds IPv4 underlays) to each node's eth0, without DAD. */
-async function underlay6(t: Topology, nodes: Node[]): Promise<Node[]> {
-  const out: Node[] = [];
-  for (const n of nodes) {
-    const u6 = `2001:db8:1::${n.underlay.split('.')[3]}`;
-    await t.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0']);
-    await t.exec(n.name, 'ip', ['-6', 'addr', 'add', `${u6}/64`, 'dev', 'eth0', 'nodad']);
-    out.push({ ...n, underlay: u6 });
-  }
-  return out;
-}
 
 /** A kernel vxlan device on `self` peering with `peer`, created with extra `ip link add` words. */
 async function kernelPeer(t: Topology, self: Node, peer: Node, extra: string[]): Promise<void> {
@@ -100,25 +89,6 @@ function base(self: Node, peer: Node): string[] {
 }
 
 const up = (t: Topology, node: Node, args: string[]): Promise<RunningVtep> => net.up(t, node, args);
-
-/**
- * Runs `action` while tcpdump on `node`'s `iface` waits for `count` packets matching `filter`; returns
- * tcpdump -v's output.
- */
-async function capture(t: Topology, node: Node, iface: string, filter: string, count: number, action: () => Promise<unknown>): Promise<string> {
-  const tcpdump = t.spawn(node.name, 'tcpdump', ['-l', '-i', iface, '-c', String(count), '-nn', '-v', filter]);
-  let out = '';
-  let err = '';
-  tcpdump.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  tcpdump.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const done = new Promise<void>((r) => tcpdump.once('exit', () => r()));
-  for (let i = 0; i < 200 && !err.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
-  await action();
-  const timer = setTimeout(() => tcpdump.kill('SIGTERM'), 5000);
-  await done;
-  clearTimeout(timer);
-  return out;
-}
 
 /** The outer TOS bytes of the VXLAN datagrams from `src` seen on `node`'s eth0 while `from` pings with -Q tos. */
 async function outerTos(t: Topology, capNode: Node, src: Node, from: Node, to: string, qos: number): Promise<string> {

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { netTestGate, type Topology } from '../../src/testbed/index.js';
 import { assertBuilt, NetSession, runCli, type RunningVtep } from './vtep-process.js';
 import { N1, N2, N3, type SeedNode } from './seed-nodes.js';
+import { capture } from './capture.js';
 
 const gate = netTestGate();
 
@@ -189,15 +190,6 @@ describe.skipIf(gate.skip)('kernel-grade behaviour on real namespaces', () => {
 });
 
 /** Runs `action` while tcpdump on `node`'s eth0 waits for one VXLAN datagram from `src`; returns tcpdump -v's line. */
-async function captureOne(t: Topology, node: Node, src: string, action: () => Promise<unknown>): Promise<string> {
-  const tcpdump = t.spawn(node.name, 'tcpdump', ['-l', '-i', 'eth0', '-c', '1', '-nn', '-v', `udp dst port 4899 and src host ${src}`]);
-  let out = '';
-  let err = '';
-  tcpdump.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  tcpdump.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const done = new Promise<void>((r) => tcpdump.once('exit', () => r()));
-  for (let i = 0; i < 200 && !err.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
-  await action();
-  await done;
-  return out;
+function captureOne(t: Topology, node: Node, src: string, action: () => Promise<unknown>): Promise<string> {
+  return capture(t, node, 'eth0', `udp dst port 4899 and src host ${src}`, 1, action);
 }

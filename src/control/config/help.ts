@@ -98,7 +98,7 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
   --neigh IP=MAC        a permanent neighbour: ARP requests (IPv4) or neighbour solicitations
                         (IPv6) for IP are answered on the TAP by vxlan-user itself (proxy-ARP,
                         NDP proxy) and never cross the tunnel. IP must lie in an --addr subnet.
-                        IPv6 entries are read at start only (reload and 'neigh' keep IPv4).
+                        Changed at runtime by 'vxlan-user neigh' and by a reload (both families).
                         Repeatable.
                           kernel: arp -s IP MAC  (ip neigh add IP lladdr MAC nud permanent dev NAME)
   --route CIDR=GATEWAY  a route through the device, installed once it is up and removed on exit.
@@ -117,13 +117,14 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
                           kernel: ip link add ... ageing SECONDS
 
 Outer header (--io native only)
-  --ttl N               outer TTL / hop limit, 1..255. Default: the route's (normally 64), like
-                        the kernel's 'ttl auto'. 'inherit' is not supported yet.
-                          kernel: ip link add ... ttl N
+  --ttl N|inherit       outer TTL / hop limit, 1..255, or 'inherit': the inner packet's TTL / hop
+                        limit (past VLAN tags; 64, the route's, for ARP and other non-IP frames).
+                        Default: the route's (normally 64), like the kernel's 'ttl auto'.
+                          kernel: ip link add ... ttl N|inherit
   --tos N|inherit       outer TOS / traffic class, 0..255 in decimal (46 << 2 = 184 for EF), or
-                        'inherit' (copy the inner packet's DSCP). The ECN bits (0x03) always
-                        follow the inner packet as the kernel's (inner CE leaves as ECT(0)); an
-                        outer CE marks the inner packet CE on receive. Default: 0.
+                        'inherit' (copy the inner packet's DSCP, past VLAN tags). The ECN bits
+                        (0x03) always follow the inner packet as the kernel's (inner CE leaves as
+                        ECT(0)); an outer CE marks the inner packet CE on receive. Default: 0.
                           kernel: ip link add ... tos N|inherit
   --df set|unset|inherit
                         the outer IPv4 DF bit. Default: unset, the kernel's. inherit: DF when the
@@ -145,6 +146,14 @@ Outer header (--io native only)
                         IPv6 underlay: send zero UDP checksums / accept them (RFC 6935). Default:
                         neither. --udp6zerocsumtx turns UDP GSO off.
                           kernel: ip link add ... udp6zerocsumtx udp6zerocsumrx
+
+Receive
+  --reserved-bits MASK  VXLAN header bits a received datagram must have clear, as a 64-bit hex mask
+                        over the 8 header bytes (byte 0 is the top byte), e.g. 0xf7ffffff0000007f
+                        also accepts a set last byte. Default: 0xf7ffffff000000ff, i.e. only the I
+                        flag and the VNI may be set; other datagrams are dropped (rx_reserved_bits).
+                        The I flag and VNI bits cannot be reserved.
+                          kernel: ip link add ... reserved_bits MASK  (Linux, iproute2 6.14)
 
 Program
   --config FILE         read the settings above from a YAML or JSON file: 'version: ${CONFIG_SCHEMA_VERSION}', keys

@@ -51,7 +51,7 @@ export function configFileOf(argv: readonly string[]): string | undefined {
 /** Fields of UpConfig that a running instance cannot change: the socket, the device and the metrics server. */
 const FIXED: readonly string[] = [
   'vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'addr', 'io', 'offload', 'metrics', 'learning', 'ageing',
-  'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'txPath',
+  'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'txPath', 'reservedBits',
 ];
 
 const show = (v: unknown): string => (v === undefined ? '(unset)' : Array.isArray(v) ? `[${v.join(', ')}]` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));

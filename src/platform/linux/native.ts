@@ -37,6 +37,7 @@ export interface NativeAddon {
     result: Int32Array,
     gso?: Uint16Array,
     tos?: Uint8Array,
+    ttl?: Uint8Array,
   ): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
   constants: {
