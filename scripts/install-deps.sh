@@ -11,6 +11,7 @@
 #                          iperf3, tcpdump, tshark,      iperf3, tcpdump, tshark, socat
 #                          socat
 #   npm ci (node-gyp)      make, g++, python3            make, g++, python3
+#   systemd unit check     systemd-analyze               systemd
 #   npm run bench (chart)  rsvg-convert                  librsvg2-bin
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -25,6 +26,7 @@ declare -A PKG_OF=(
   [setpriv]=util-linux [nsenter]=util-linux
   [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat
   [make]=make [g++]=g++ [python3]=python3
+  [systemd-analyze]=systemd
   [rsvg-convert]=librsvg2-bin
 )
 

@@ -10,6 +10,7 @@ import { formatUpHelp } from '../control/help.js';
 import { startInstance, type Instance } from '../control/instance.js';
 import { startOperations, type Operations } from '../control/control-server.js';
 import { reload } from '../control/reload.js';
+import { SdNotify } from '../control/sd-notify.js';
 import { installObservers } from './observe.js';
 
 /** Resolves with -1: the process keeps running; the exit happens from the signal handler. */
@@ -20,6 +21,8 @@ export async function runUp(argv: string[]): Promise<number> {
     return 0;
   }
   const log = config.quiet ? () => {} : (line: string) => process.stderr.write(`vxlan-user: ${line}\n`);
+  // Under systemd (Type=notify): READY/RELOADING/STOPPING/WATCHDOG from this process (sd-notify.ts).
+  const notify = SdNotify.fromEnv(process.env, log);
 
   // Signals that arrive while we are still applying the configuration must not leave it half done:
   // remember them and stop as soon as the start has finished (or undone itself).
@@ -45,7 +48,7 @@ export async function runUp(argv: string[]): Promise<number> {
     inst = await startInstance(config, log);
     // The control socket and --metrics open before the ready line, so `ready:` means they answer too.
     try {
-      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down') });
+      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down'), notify });
     } catch (e) {
       inst.stop();
       throw e;
@@ -70,6 +73,7 @@ export async function runUp(argv: string[]): Promise<number> {
     process.stderr.write(`${line}\n`);
   };
   const stop = (sig: string): void => {
+    notify?.stopping();
     ops?.close();
     closeObservers();
     inst.stop();
@@ -92,6 +96,8 @@ export async function runUp(argv: string[]): Promise<number> {
   });
 
   process.stdout.write(`${inst.readyLine}\n`);
+  notify?.ready(`${inst.tapName}: I/O path ${inst.ioPath}; ${inst.offloads}`);
+  notify?.startWatchdog(process.env, process.pid);
   if (pendingStop) stop(pendingStop);
   return -1;
 }

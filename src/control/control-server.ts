@@ -32,6 +32,7 @@ import { VxlanUserError } from './errors.js';
 import type { Instance, Logger } from './instance.js';
 import { startMetricsServer, type MetricsServer } from './metrics.js';
 import { configFileOf, reload, type Runtime } from './reload.js';
+import type { Notifier } from './sd-notify.js';
 import { applyFdbChange, applyNeighChange, fdbRows, neighRows } from './tables.js';
 
 export interface ControlServer {
@@ -42,6 +43,8 @@ export interface ControlServer {
 export interface ControlHooks {
   /** `vxlan-user down`: a clean stop, like SIGTERM. Called after the reply has been flushed. */
   down(): void;
+  /** The supervisor to tell about reloads (systemd's NOTIFY_SOCKET), if any. */
+  readonly notify?: Notifier | undefined;
 }
 
 /** Connections a peer without the right to change may hold at once, per uid (a `stats --watch` needs one)... */
@@ -310,6 +313,7 @@ export async function startOperations(inst: Instance, config: UpConfig, argv: re
     reloads: 0,
     lastReload: undefined,
     metrics: undefined,
+    notify: hooks.notify,
   };
   const control = await startControlServer(rt, hooks);
   let metrics: MetricsServer | undefined;
