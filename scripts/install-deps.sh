@@ -12,6 +12,7 @@
 #                          socat
 #   npm ci (node-gyp)      make, g++, python3            make, g++, python3
 #   systemd unit check     systemd-analyze               systemd
+#   man page check         man                           man-db
 #   npm run bench (chart)  rsvg-convert                  librsvg2-bin
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -26,7 +27,7 @@ declare -A PKG_OF=(
   [setpriv]=util-linux [nsenter]=util-linux
   [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat
   [make]=make [g++]=g++ [python3]=python3
-  [systemd-analyze]=systemd
+  [systemd-analyze]=systemd [man]=man-db
   [rsvg-convert]=librsvg2-bin
 )
 
