@@ -13,6 +13,7 @@
 #   npm ci (node-gyp)      make, g++, python3            make, g++, python3
 #   systemd unit check     systemd-analyze               systemd
 #   man page check         man                           man-db
+#   hostile-input test     scapy (for /usr/bin/python3)  python3-scapy
 #   npm run bench (chart)  rsvg-convert                  librsvg2-bin
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -27,7 +28,7 @@ declare -A PKG_OF=(
   [setpriv]=util-linux [nsenter]=util-linux
   [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat
   [make]=make [g++]=g++ [python3]=python3
-  [systemd-analyze]=systemd [man]=man-db
+  [systemd-analyze]=systemd [man]=man-db [scapy]=python3-scapy
   [rsvg-convert]=librsvg2-bin
 )
 
