@@ -16,6 +16,9 @@
 #                                                        datapath, a second interop peer; its service is
 #                                                        not started, the test runs its own daemons)
 #   npm ci (node-gyp)      make, g++, python3            make, g++, python3
+#   systemd unit check     systemd-analyze               systemd
+#   man page check         man                           man-db
+#   hostile-input test     scapy (for /usr/bin/python3)  python3-scapy
 #   npm run bench (chart)  rsvg-convert                  librsvg2-bin
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -31,6 +34,7 @@ declare -A PKG_OF=(
   [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat [ethtool]=ethtool [nft]=nftables
   [ovs-vswitchd]=openvswitch-switch [ovsdb-server]=openvswitch-switch
   [make]=make [g++]=g++ [python3]=python3
+  [systemd-analyze]=systemd [man]=man-db [scapy]=python3-scapy
   [rsvg-convert]=librsvg2-bin
 )
 

@@ -4,7 +4,7 @@
  *
  * Every command takes `--name IFNAME` (default vxlan0) or `dev IFNAME`, and talks to the instance of that name
  * in the caller's network namespace. Exit codes: 0 ok, 1 no such instance or runtime failure, 2 bad usage or a
- * refused change.
+ * refused change, 4 permission denied (a change without CAP_NET_ADMIN; reads are open to every local user).
  */
 import { connect, type Socket } from 'node:net';
 import { DEFAULT_NAME } from '../control/config/defaults.js';
@@ -39,6 +39,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** One connection to an instance's control socket; requests are answered in order. */
 export class ControlClient {
   private readonly waiting: ((r: Response) => void)[] = [];
+  /** Responses that came before their request was sent: a server that refuses the connection answers at once. */
+  private readonly early: Response[] = [];
   private readonly lines = new LineSplitter(16 * 1024 * 1024);
   private closedResolve!: () => void;
   /** Resolves when the server closes the connection (after `down`: when the instance has exited). */
@@ -47,7 +49,12 @@ export class ControlClient {
   private constructor(private readonly sock: Socket, private readonly name: string) {
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
-      for (const line of this.lines.push(chunk)) this.waiting.shift()?.(JSON.parse(line) as Response);
+      for (const line of this.lines.push(chunk)) {
+        const r = JSON.parse(line) as Response;
+        const w = this.waiting.shift();
+        if (w) w(r);
+        else this.early.push(r);
+      }
     });
     sock.on('close', () => {
       this.closedResolve();
@@ -75,6 +82,8 @@ export class ControlClient {
   }
 
   request(req: Request): Promise<Response> {
+    const early = this.early.shift();
+    if (early) return Promise.resolve(early);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new VxlanUserError('ERUNTIME', `the instance ${this.name} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
       this.waiting.push((r) => {
@@ -102,7 +111,7 @@ async function call(name: string, req: Request): Promise<unknown> {
 
 function unwrap(r: Response): unknown {
   if (r.ok) return r.data;
-  throw new VxlanUserError(r.exit === 1 ? 'ERUNTIME' : 'ECONFIG', r.error);
+  throw new VxlanUserError(r.exit === 1 ? 'ERUNTIME' : r.exit === 4 ? 'EDENIED' : 'ECONFIG', r.error);
 }
 
 // ───────────────────────────────────────────────── arguments ─────────────────────────────────────────────────
@@ -376,7 +385,8 @@ The words 'self', 'permanent' and 'static' are accepted and ignored (every entry
 MAC, IP, port and VNI are read as 'up --fdb' reads them (docs/config.md); a malformed one exits 2
 before the instance is asked. A group MAC and this node's own --local are refused, as in the config.
 ${NAME_OPT}
-Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change.`,
+Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change, 4 permission denied
+(changes need CAP_NET_ADMIN over the instance's network namespace; show is open to all).`,
   neigh: `Usage: vxlan-user neigh add|replace IP lladdr MAC [nud permanent] [--name IFNAME | dev IFNAME]
        vxlan-user neigh del IP [--name IFNAME]
        vxlan-user neigh show [--json] [--name IFNAME]

@@ -13,6 +13,8 @@ import { formatUpHelp } from '../control/config/help.js';
 import { startInstance, type Instance } from '../control/runtime/instance.js';
 import { startOperations, type Operations } from '../control/ops/control-server.js';
 import { reload } from '../control/runtime/reload.js';
+import { SdNotify } from './sd-notify.js';
+import { LINUX_PEER_INFO } from '../platform/linux/peer.js';
 import { installObservers } from './observe.js';
 import { LinuxTap } from '../platform/linux/tap.js';
 import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
@@ -36,6 +38,8 @@ export async function runUp(argv: string[]): Promise<number> {
     return 0;
   }
   const log = config.quiet ? () => {} : (line: string) => process.stderr.write(`vxlan-user: ${line}\n`);
+  // Under systemd (Type=notify): READY/RELOADING/STOPPING/WATCHDOG from this process (sd-notify.ts).
+  const notify = SdNotify.fromEnv(process.env, log);
 
   // Signals that arrive while we are still applying the configuration must not leave it half done:
   // remember them and stop as soon as the start has finished (or undone itself).
@@ -72,7 +76,7 @@ export async function runUp(argv: string[]): Promise<number> {
     inst = await startInstance(config, log, LINUX);
     // The control socket and --metrics open before the ready line, so `ready:` means they answer too.
     try {
-      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down') });
+      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down'), notify, peer: LINUX_PEER_INFO });
     } catch (e) {
       inst.stop();
       throw e;
@@ -97,6 +101,7 @@ export async function runUp(argv: string[]): Promise<number> {
     process.stderr.write(`${line}\n`);
   };
   const stop = (sig: string): void => {
+    notify?.stopping();
     ops?.close();
     closeObservers();
     inst.stop();
@@ -119,6 +124,8 @@ export async function runUp(argv: string[]): Promise<number> {
   });
 
   process.stdout.write(`${inst.readyLine}\n`);
+  notify?.ready(`${inst.tapName}: I/O path ${inst.ioPath}; ${inst.offloads}`);
+  notify?.startWatchdog(process.env, process.pid);
   if (pendingStop) stop(pendingStop);
   return -1;
 }

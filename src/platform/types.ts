@@ -130,3 +130,16 @@ export interface Platform {
   /** The node:dgram fallback (`--io dgram`). */
   openDgramUdp(o: Pick<UdpOpenOptions, 'address' | 'port' | 'device'>): Promise<QueuedUdpBind>;
 }
+
+/**
+ * Who is at the other end of a control connection (the control server's access check, ops/access.ts), as
+ * the kernel sees it. Implemented by platform/linux/peer.ts; injected by the CLI.
+ */
+export interface PeerInfo {
+  /** SO_PEERCRED of an accepted Unix socket (a node:net Socket), or undefined when it cannot be read. */
+  socketPeerCred(sock: unknown): { readonly pid: number; readonly uid: number; readonly gid: number } | undefined;
+  /** A namespace's identity (the nsfs inode behind a /proc/PID/ns/* link). */
+  nsIdentity(path: string): string;
+  /** The user namespaces that own the namespace at `path`, itself first, then its ancestors. */
+  ownerUserNamespaces(path: string): ReadonlySet<string>;
+}

@@ -43,7 +43,8 @@ Commands:
 Options:
   -h, --help  this text; 'vxlan-user <command> --help' explains a command
 
-Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or refused configuration.
+Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or refused configuration,
+4 permission denied (a control command that changes a VTEP needs CAP_NET_ADMIN).
 `;
 }
 

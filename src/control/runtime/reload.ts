@@ -18,6 +18,7 @@ import { parseUpArgs } from '../config/config.js';
 import { VxlanUserError } from '../config/errors.js';
 import { ip } from './host.js';
 import type { Instance, Logger } from './instance.js';
+import type { Notifier } from './notifier.js';
 import { replaceFdb, replaceNeigh, type TableContext, type TableDiff } from './tables.js';
 
 /** The live state of one `up` process that the control plane reads and changes. */
@@ -34,6 +35,8 @@ export interface Runtime {
   lastReload: string | undefined;
   /** Where --metrics listens, once it does. */
   metrics: string | undefined;
+  /** systemd, when it supervises us (sd-notify.ts): told RELOADING=1 / READY=1 around each reload. */
+  notify?: Notifier | undefined;
 }
 
 /** The --config file named in `up`'s arguments, if any. */
@@ -130,6 +133,15 @@ const diffText = (d: TableDiff): string => `+${d.added} -${d.removed} ~${d.chang
  * VxlanUserError (exit 2) when the reload is refused — the running state is then unchanged.
  */
 export function reload(rt: Runtime): string {
+  rt.notify?.reloading();
+  try {
+    return reloadOnce(rt);
+  } finally {
+    rt.notify?.ready(); // refused or not, the instance runs and serves again
+  }
+}
+
+function reloadOnce(rt: Runtime): string {
   const file = configFileOf(rt.argv);
   const stamp = new Date().toISOString();
   try {
