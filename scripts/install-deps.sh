@@ -10,6 +10,7 @@
 #                          setpriv, nsenter              util-linux
 #                          iperf3, tcpdump, tshark,      iperf3, tcpdump, tshark, socat
 #                          socat
+#   etcd membership tests  etcd, etcdctl                 etcd-server, etcd-client
 #   npm ci (node-gyp)      make, g++, python3            make, g++, python3
 #   npm run bench (chart)  rsvg-convert                  librsvg2-bin
 set -euo pipefail
@@ -24,6 +25,7 @@ declare -A PKG_OF=(
   [sysctl]=procps [ps]=procps [pgrep]=procps
   [setpriv]=util-linux [nsenter]=util-linux
   [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat
+  [etcd]=etcd-server [etcdctl]=etcd-client
   [make]=make [g++]=g++ [python3]=python3
   [rsvg-convert]=librsvg2-bin
 )

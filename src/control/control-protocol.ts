@@ -13,6 +13,7 @@
  * Exit codes carried in a refusal follow the CLI's rule: 2 for bad usage or a refused change (`add` of an
  * existing entry, `del` of a missing one, a reload the running instance cannot take), 1 for runtime failures.
  */
+import type { EtcdShow } from './flannel/node.js';
 
 /** Abstract socket name of the instance that owns TAP device `name` (leading NUL = abstract namespace). */
 export function controlSocketPath(name: string): string {
@@ -86,6 +87,8 @@ export interface ShowData {
   readonly defaultDestinations: readonly string[];
   readonly neighbours: number;
   readonly routes: readonly { readonly cidr: string; readonly gateway: string }[];
+  /** etcd mode only: the lease, etcd's reachability and every remote lease (control/flannel/node.ts). */
+  readonly etcd?: EtcdShow;
 }
 
 /** Serialises one message as a line. */

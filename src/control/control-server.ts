@@ -167,6 +167,7 @@ function showData(rt: Runtime): ShowData {
     defaultDestinations: v.fdb.defaults?.remotes.map((r) => r.ip) ?? [],
     neighbours: v.neigh.size,
     routes: [...i.routes].map(([cidr, gateway]) => ({ cidr, gateway })),
+    ...(rt.membership ? { etcd: rt.membership() } : {}),
   };
 }
 

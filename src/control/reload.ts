@@ -18,6 +18,7 @@ import { parseUpArgs } from './config.js';
 import { VxlanUserError } from './errors.js';
 import { ip } from './host.js';
 import type { Instance, Logger } from './instance.js';
+import type { EtcdShow } from './flannel/node.js';
 import { replaceFdb, replaceNeigh, type TableContext, type TableDiff } from './tables.js';
 
 /** The live state of one `up` process that the control plane reads and changes. */
@@ -34,6 +35,8 @@ export interface Runtime {
   lastReload: string | undefined;
   /** Where --metrics listens, once it does. */
   metrics: string | undefined;
+  /** etcd mode (control/flannel/): what `show` prints about the membership. */
+  membership?: () => EtcdShow;
 }
 
 /** The --config file named in `up`'s arguments, if any. */
