@@ -36,4 +36,83 @@ describe('etcd membership (flannel layout)', () => {
     expect(show).toMatch(/etcd .*reachable/);
     for (const n of ['n2', 'n3', 'n4']) expect(show).toContain(c.members.get(n)!.subnet);
   }, 120_000);
+
+  it('SIGTERM leaves at once, kill -9 goes within the TTL, a restart with a new MAC works within TTL + 1 s', async () => {
+    assertBuilt();
+    c = new EtcdCluster();
+    await c.build('etcdleave', 4);
+    const ttl = 4;
+    for (const n of NODES) await c.addPod(await c.join(n, [], ttl));
+    expect(await c.pingAll(NODES)).toEqual([]);
+    const has = async (node: string, subnet: string): Promise<boolean> => (await c.kernelTable(node, 'route')).includes(`${subnet} via`);
+
+    // SIGTERM: the lease is revoked, every peer drops the node's route, neighbour and FDB entry at once.
+    const m4 = c.members.get('n4')!;
+    const mac4 = / mac (\S+)/.exec(m4.vtep.readyLine)![1]!;
+    const t0 = Date.now();
+    expect((await m4.vtep.stop('SIGTERM')).code).toBe(0);
+    // Measured from the signal, on all three peers at once: gone within 1.5 s (the watch delivers the revoke).
+    const gone = await Promise.all(['n1', 'n2', 'n3'].map((n) => within(1500, async () => !(await has(n, m4.subnet)))));
+    for (const g of gone) expect(g).toBeGreaterThanOrEqual(0);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    for (const n of ['n1', 'n2', 'n3']) {
+      expect(await c.kernelTable(n, 'neigh')).not.toContain(mac4);
+      expect(await c.cli(n, ['fdb', 'show', '--name', 'flannel.1'])).not.toContain(mac4);
+    }
+    c.members.delete('n4');
+
+    // kill -9: nobody revokes; the peers drop it when etcd expires the lease (within the TTL, plus etcd's tick).
+    const m3 = c.members.get('n3')!;
+    await m3.vtep.stop('SIGKILL');
+    const t1 = Date.now();
+    const expired = await Promise.all(['n1', 'n2'].map((n) => within((ttl + 2) * 1000, async () => !(await has(n, m3.subnet)))));
+    for (const g of expired) expect(g).toBeGreaterThanOrEqual(0);
+    // Not at once (nobody revoked), but within the TTL plus etcd's expiry tick and our polling.
+    expect(Date.now() - t1).toBeGreaterThan(1000);
+    expect(Date.now() - t1).toBeLessThan((ttl + 2) * 1000);
+    c.members.delete('n3');
+
+    // n2 dies and comes back with a new MAC: same subnet (its key, its PublicIP), every peer updated in one step.
+    const m2 = c.members.get('n2')!;
+    const oldMac = / mac (\S+)/.exec(m2.vtep.readyLine)![1]!;
+    await m2.vtep.stop('SIGKILL');
+    const t2 = Date.now();
+    const back = await c.join('n2', ['--mac', '02:aa:bb:cc:dd:02'], ttl);
+    expect(back.subnet).toBe(m2.subnet);
+    expect(await within((ttl + 1) * 1000 - (Date.now() - t2), async () => (await c.pingAll(['n1', 'n2'])).length === 0)).toBeGreaterThanOrEqual(0);
+    expect(await c.kernelTable('n1', 'neigh')).toContain('02:aa:bb:cc:dd:02');
+    expect(await c.kernelTable('n1', 'neigh')).not.toContain(oldMac);
+    expect(await c.cli('n1', ['fdb', 'show', '--name', 'flannel.1'])).not.toContain(oldMac);
+  }, 120_000);
+
+  it('etcd stopped for 20 s: traffic never stops, show says so, and the state resyncs when etcd is back', async () => {
+    assertBuilt();
+    c = new EtcdCluster();
+    await c.build('etcdoutage', 3);
+    const ttl = 5;
+    for (const n of ['n1', 'n2']) await c.addPod(await c.join(n, [], ttl));
+    expect(await c.pingAll(['n1', 'n2'])).toEqual([]);
+    const m2 = c.members.get('n2')!;
+    // A ping every 200 ms across the whole outage.
+    const pinger = c.topo.exec('n1pod', 'ping', ['-c', '125', '-i', '0.2', '-W', '1', m2.podIp!], { check: false, timeoutMs: 60_000 });
+    await sleep(1000);
+    await c.etcd.stop();
+    await sleep(3000);
+    const during = await c.cli('n1', ['show', '--name', 'flannel.1']);
+    expect(during).toContain('UNREACHABLE');
+    expect(await c.kernelTable('n1', 'route')).toContain(`${m2.subnet} via`);
+    await sleep(17_000);
+    await c.etcd.start();
+    const r = await pinger;
+    const lost = /(\d+) received/.exec(r.stdout)?.[1];
+    expect(Number(lost)).toBeGreaterThanOrEqual(124); // at most one reply late, none lost to the outage
+    // Back within 2 s: show says reachable, and a node that joins now is seen by the others (watch is live again).
+    expect(await within(3000, async () => /reachable for/.test(await c.cli('n1', ['show', '--name', 'flannel.1'])))).toBeGreaterThanOrEqual(0);
+    const m3 = await c.join('n3', [], ttl);
+    await c.addPod(m3);
+    expect(await within(3000, async () => (await c.pingAll(['n1', 'n2', 'n3'])).length === 0)).toBeGreaterThanOrEqual(0);
+    // Both leases are still in etcd (our key, put again under a new lease if the old one was lost).
+    const keys = (await c.etcd.etcdctl(['get', '--prefix', `${PREFIX}/subnets/`, '--keys-only'])).stdout;
+    for (const n of ['n1', 'n2', 'n3']) expect(keys).toContain(c.members.get(n)!.subnet.replace('/', '-'));
+  }, 150_000);
 });
