@@ -1,6 +1,7 @@
 // Scaffolding for the etcd-membership net tests: a real etcd on the underlay switch (192.168.0.2), N nodes in
 // namespaces running `vxlan-user up --etcd-endpoints ...`, and a pod behind each node on its leased subnet.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTopology, run, startEtcd, testPrefix, type EtcdServer, type Topology } from '../../src/testbed/index.js';
@@ -88,6 +89,20 @@ export class EtcdCluster {
       ),
     );
     return failed;
+  }
+
+  /** 1 MiB of random bytes over TCP from pod `from` to the pod at `toIp` (host `to`); true when the SHA-256 matches. */
+  async tcp(from: string, to: string, toIp: string, port = 7000): Promise<boolean> {
+    const src = join(this.tmp, `src-${from}-${to}`);
+    const dst = join(this.tmp, `dst-${from}-${to}`);
+    writeFileSync(src, randomBytes(1 << 20));
+    const server = this.topo.spawn(to, 'socat', ['-u', `TCP-LISTEN:${port},reuseaddr`, `CREATE:${dst}`]);
+    const done = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
+    await within(5000, async () => (await this.topo.exec(to, 'ss', ['-ltn', `sport = :${port}`])).stdout.includes(`:${port}`));
+    await this.topo.exec(from, 'socat', ['-u', `OPEN:${src}`, `TCP:${toIp}:${port},connect-timeout=5`], { timeoutMs: 60_000 });
+    if ((await done) !== 0) return false;
+    const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+    return sha(dst) === sha(src);
   }
 
   async kernelTable(node: string, what: 'neigh' | 'route' | 'fdb'): Promise<string> {

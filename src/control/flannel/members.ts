@@ -7,7 +7,7 @@
  * error, a compaction: flannel#2470) costs one list, not a reprogramming of every route.
  *
  * Bad input never crashes and never removes good entries: a value that does not parse, a subnet outside
- * Network, a lease claiming this node's subnet, a second lease for one public IP or one VTEP MAC: each is
+ * Network, a lease claiming this node's subnet, a second lease for one subnet, public IP or VTEP MAC: each is
  * skipped, counted, and reported once (one sentence naming the key) until its value changes. When the lease
  * that won a duplicate goes, the skipped ones are looked at again.
  */
@@ -40,6 +40,8 @@ export class Membership {
   private readonly peersByKey = new Map<string, Peer>();
   private readonly byPublicIp = new Map<string, string>();
   private readonly byMac = new Map<number, string>();
+  /** Subnet network address → key: `10.244.3.0-24` and `10.244.3.0-24&fd00::-64` are one subnet. */
+  private readonly bySubnet = new Map<number, string>();
   /** Skipped keys → why (the sentence). */
   private readonly rejected = new Map<string, string>();
   /** Bad entries skipped so far (each distinct bad value once). */
@@ -119,6 +121,7 @@ export class Membership {
     this.peersByKey.set(key, peer);
     this.byPublicIp.set(peer.publicIp, key);
     this.byMac.set(peer.macNum, key);
+    this.bySubnet.set(peer.subnet.net, key);
     return old !== undefined ? [{ kind: 'change', from: old, to: peer }] : [{ kind: 'add', peer }];
   }
 
@@ -126,6 +129,7 @@ export class Membership {
     this.peersByKey.delete(p.key);
     if (this.byPublicIp.get(p.publicIp) === p.key) this.byPublicIp.delete(p.publicIp);
     if (this.byMac.get(p.macNum) === p.key) this.byMac.delete(p.macNum);
+    if (this.bySubnet.get(p.subnet.net) === p.key) this.bySubnet.delete(p.subnet.net);
   }
 
   /** A valid lease, a sentence saying why it is skipped, or undefined for our own lease (silently not a peer). */
@@ -146,6 +150,8 @@ export class Membership {
     }
     if (lease.publicIp === this.self.publicIp)
       return `${key} has this node's own PublicIP ${lease.publicIp} (a stale lease of ours?): skipped`;
+    const netOwner = this.bySubnet.get(subnet.net);
+    if (netOwner !== undefined && netOwner !== key) return `${key} claims subnet ${subnetText(subnet)}, which ${netOwner} already has: skipped (two nodes cannot share a subnet)`;
     const ipOwner = this.byPublicIp.get(lease.publicIp);
     if (ipOwner !== undefined && ipOwner !== key) return `${key} has PublicIP ${lease.publicIp}, which ${ipOwner} already has: skipped (one node, one lease)`;
     const macOwner = this.byMac.get(lease.macNum);

@@ -99,7 +99,7 @@ async function readConfig(client: Etcd3, prefix: string): Promise<NetworkConfig>
 }
 
 /** --public-ip, else the first IPv4 address of --iface, else that of the device holding the default route. */
-function findPublicIp(a: EtcdArgs): string {
+export function findPublicIp(a: EtcdArgs): string {
   if (a.publicIp !== undefined) return a.publicIp;
   let dev = a.iface;
   if (dev === undefined) {
