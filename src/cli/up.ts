@@ -61,12 +61,9 @@ export async function runUp(argv: string[]): Promise<number> {
     });
     // The control socket and --metrics open before the ready line, so `ready:` means they answer too.
     try {
-      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down') });
-      if (member) {
-        const m = member;
-        ops.rt.membership = () => m.show();
-        await m.attach(inst, ops.rt, (why) => fail(why));
-      }
+      const m = member;
+      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down'), ...(m ? { membership: () => m.show() } : {}) });
+      await m?.attach(inst, ops.rt, (why) => fail(why));
     } catch (e) {
       ops?.close();
       inst.stop();

@@ -33,6 +33,8 @@ export interface ControlServer {
 export interface ControlHooks {
   /** `vxlan-user down`: a clean stop, like SIGTERM. Called after the reply has been flushed. */
   down(): void;
+  /** etcd mode: the membership that `show` and the metrics report (control/flannel/node.ts). */
+  membership?: Runtime['membership'];
 }
 
 /** Starts listening; rejects with a VxlanUserError when the name is taken in this network namespace. */
@@ -192,6 +194,7 @@ export async function startOperations(inst: Instance, config: UpConfig, argv: re
     reloads: 0,
     lastReload: undefined,
     metrics: undefined,
+    ...(hooks.membership ? { membership: hooks.membership } : {}),
   };
   const control = await startControlServer(rt, hooks);
   let metrics: MetricsServer | undefined;

@@ -90,8 +90,12 @@ describe('etcd membership (flannel layout)', () => {
     c = new EtcdCluster();
     await c.build('etcdoutage', 3);
     const ttl = 5;
-    for (const n of ['n1', 'n2']) await c.addPod(await c.join(n, [], ttl));
+    await c.addPod(await c.join('n1', ['--metrics', '127.0.0.1:9101'], ttl));
+    await c.addPod(await c.join('n2', [], ttl));
     expect(await c.pingAll(['n1', 'n2'])).toEqual([]);
+    const scrape = async (): Promise<string> =>
+      (await c.topo.exec('n1', process.execPath, ['-e', "fetch('http://127.0.0.1:9101/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"])).stdout;
+    expect(await scrape()).toMatch(/^vxlan_user_etcd_reachable\{[^}]*\} 1$/m);
     const m2 = c.members.get('n2')!;
     // A ping every 200 ms across the whole outage.
     const pinger = c.topo.exec('n1pod', 'ping', ['-c', '125', '-i', '0.2', '-W', '1', m2.podIp!], { check: false, timeoutMs: 60_000 });
@@ -100,6 +104,8 @@ describe('etcd membership (flannel layout)', () => {
     await sleep(3000);
     const during = await c.cli('n1', ['show', '--name', 'flannel.1']);
     expect(during).toContain('UNREACHABLE');
+    expect(await scrape()).toMatch(/^vxlan_user_etcd_reachable\{[^}]*\} 0$/m);
+    expect(await scrape()).toMatch(/^vxlan_user_etcd_leases\{[^}]*\} 1$/m);
     expect(await c.kernelTable('n1', 'route')).toContain(`${m2.subnet} via`);
     await sleep(17_000);
     await c.etcd.start();
@@ -114,6 +120,7 @@ describe('etcd membership (flannel layout)', () => {
     // Both leases are still in etcd (our key, put again under a new lease if the old one was lost).
     const keys = (await c.etcd.etcdctl(['get', '--prefix', `${PREFIX}/subnets/`, '--keys-only'])).stdout;
     for (const n of ['n1', 'n2', 'n3']) expect(keys).toContain(c.members.get(n)!.subnet.replace('/', '-'));
-    console.log(c.members.get('n1')!.vtep.stderr());
+    expect(c.members.get('n1')!.vtep.stderr()).toMatch(/etcd: unreachable .*forwarding goes on with the last known state/);
+    expect(c.members.get('n1')!.vtep.stderr()).toMatch(/etcd: reachable again after/);
   }, 150_000);
 });

@@ -308,7 +308,8 @@ class Node implements EtcdMember {
   }
 
   show(): EtcdShow {
-    const s = this.sync.status();
+    // Before attach() (a `show` between the control socket opening and the first list) nothing is known yet.
+    const s = this.sync?.status() ?? { reachable: true, since: Date.now(), lastError: undefined, resyncs: 0 };
     const now = Date.now();
     return {
       endpoints: this.a.endpoints,
@@ -322,9 +323,9 @@ class Node implements EtcdMember {
       lastError: s.lastError ?? null,
       resyncs: s.resyncs,
       leaseRenewals: this.renewals,
-      skipped: this.membership.skipped,
-      rejected: [...this.membership.rejections().values()],
-      leases: [...this.membership.peers()]
+      skipped: this.membership?.skipped ?? 0,
+      rejected: [...(this.membership?.rejections().values() ?? [])],
+      leases: [...(this.membership?.peers() ?? [])]
         .sort((x, y) => x.subnet.net - y.subnet.net)
         .map((p) => ({ subnet: subnetText(p.subnet), publicIp: p.publicIp, mac: p.mac, ageS: Math.round((now - p.since) / 1000) })),
     };
