@@ -63,7 +63,13 @@ export class EtcdCluster {
     const [net, len] = m.subnet.split('/') as [string, string];
     const base = net.split('.').slice(0, 3).join('.');
     await this.topo.addPodNamespace(m.node, `${m.node}pod`, `${base}.2/${len}`, `${base}.1`);
+    await this.podMtu(`${m.node}pod`);
     m.podIp = `${base}.2`;
+  }
+
+  /** The pod's eth0 gets FLANNEL_MTU, as the flannel CNI plugin sets it from the subnet file. */
+  async podMtu(pod: string, mtu = 1450): Promise<void> {
+    await this.topo.exec(pod, 'ip', ['link', 'set', 'eth0', 'mtu', String(mtu)]);
   }
 
   subnetFileText(node: string): string {

@@ -34,6 +34,7 @@ describe('etcd membership: interop and bad input', () => {
     }
     await c.topo.exec('n3', 'sh', ['-e'], { input: plan.stdout });
     await c.topo.addPodNamespace('n3', 'n3pod', '10.244.200.2/24', '10.244.200.1');
+    await c.podMtu('n3pod');
     c.members.set('n3', { node: 'n3', underlay: '192.168.0.23', subnetFile: '', vtep: undefined as never, subnet: KERNEL_SUBNET, podIp: '10.244.200.2' });
     // The vxlan-user nodes saw the kernel node's lease from the start.
     expect(await c.kernelTable('n1', 'neigh')).toContain(`10.244.200.0 lladdr ${KERNEL_MAC} PERMANENT`);
@@ -41,6 +42,9 @@ describe('etcd membership: interop and bad input', () => {
     c.members.delete('n3'); // not a vxlan-user process: cleanup() must not stop it
     expect(failed).toEqual([]);
     // TCP both ways between a vxlan-user pod and the kernel node's pod (full-size segments, 1450 MTU).
+    // Known: kernel → vxlan-user is slow here (~40 s for 1 MiB, ~1500 retransmits): the vxlan-user node's
+    // kernel answers "need to frag (mtu 1500)" for frames it forwards from the TAP to the pod, with and without
+    // --offload off, i.e. frames over 1500 bytes reach the TAP. Not an etcd matter; see the issue 11 report.
     expect(await c.tcp('n1pod', 'n3pod', '10.244.200.2')).toBe(true);
     expect(await c.tcp('n3pod', 'n1pod', c.members.get('n1')!.podIp!, 7001)).toBe(true);
   }, 120_000);
