@@ -11,9 +11,9 @@ _vxlan_user() {
     --config|--pcap) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   case ${COMP_WORDS[1]} in
-    up) words="--addr --ageing --config --dev --df --dstport --fdb --io --learning --local --mac --metrics --mtu --name --neigh --node --noudpcsum --offload --pcap --peers-only --quiet --remote --reserved-bits --route --srcport --tos --trace --ttl --tx-path --udp6zerocsumrx --udp6zerocsumtx --udpcsum --vni --help" ;;
+    up) words="--addr --ageing --config --dev --df --dstport --etcd-cafile --etcd-certfile --etcd-endpoints --etcd-keyfile --etcd-password --etcd-prefix --etcd-timeout --etcd-username --fdb --iface --io --learning --local --mac --metrics --mtu --name --neigh --node --noudpcsum --offload --pcap --peers-only --public-ip --quiet --remote --reserved-bits --route --srcport --subnet-file --subnet-lease-renew-margin --subnet-lease-ttl --tos --trace --ttl --tx-path --udp6zerocsumrx --udp6zerocsumtx --udpcsum --vni --help" ;;
     demo) words="down --config --keep --kernel --prefix --help" ;;
-    plan) words="--all --as-kernel --config --node --help" ;;
+    plan) words="--all --as-kernel --config --etcd-endpoints --etcd-prefix --iface --node --public-ip --help" ;;
     explain) words="--config --json --node --help" ;;
     fdb) words="add append replace del show --json --name --help" ;;
     neigh) words="add replace del show --json --name --help" ;;

@@ -15,6 +15,7 @@
 #                          ovs-vswitchd, ovsdb-server    openvswitch-switch (Open vSwitch's userspace
 #                                                        datapath, a second interop peer; its service is
 #                                                        not started, the test runs its own daemons)
+#   etcd membership tests  etcd, etcdctl                 etcd-server, etcd-client
 #   npm ci (node-gyp)      make, g++, python3            make, g++, python3
 #   systemd unit check     systemd-analyze               systemd
 #   man page check         man                           man-db
@@ -33,6 +34,7 @@ declare -A PKG_OF=(
   [setpriv]=util-linux [nsenter]=util-linux
   [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat [ethtool]=ethtool [nft]=nftables
   [ovs-vswitchd]=openvswitch-switch [ovsdb-server]=openvswitch-switch
+  [etcd]=etcd-server [etcdctl]=etcd-client
   [make]=make [g++]=g++ [python3]=python3
   [systemd-analyze]=systemd [man]=man-db [scapy]=python3-scapy
   [rsvg-convert]=librsvg2-bin

@@ -28,6 +28,7 @@ import {
 import { ConfigError, UsageError, VxlanUserError } from '../control/config/errors.js';
 import { parseFdbCommand, parseNeighCommand } from '../control/config/grammar.js';
 import { COUNTER_NAMES, DROP_REASONS } from '../dataplane/counters.js';
+import { formatEtcdShow } from '../control/flannel/node.js';
 
 export const CTL_COMMANDS = ['fdb', 'neigh', 'stats', 'show', 'reload', 'down'] as const;
 export type CtlCommand = (typeof CTL_COMMANDS)[number];
@@ -335,6 +336,7 @@ async function showCmd(argv: readonly string[]): Promise<number> {
       `  routes ${d.routes.length ? d.routes.map((r) => `${r.cidr} via ${r.gateway}`).join(', ') : '(none)'}`,
       `  peers-only ${d.peersOnly ? 'on' : 'off'}; metrics ${d.metrics ? `http://${d.metrics}/metrics` : 'off'}`,
       `  config ${d.configFile ?? '(command line only)'}; reloads ${d.reloads}${d.lastReload ? `; last: ${d.lastReload}` : ''}`,
+      ...(d.etcd ? formatEtcdShow(d.etcd, formatDuration) : []),
     ].join('\n'),
   );
   return 0;

@@ -10,8 +10,11 @@ import { UsageError } from '../control/config/errors.js';
 import { selectNode, type Overlay, type OverlayNode } from '../control/config/overlay.js';
 import { ip } from '../control/runtime/host.js';
 import { formatKernelScript, formatPlan, nodeLabel, underlayFromAddrs } from '../control/tools/plan.js';
+import { wantsEtcd } from '../control/flannel/args.js';
+import { runEtcdPlan } from '../control/flannel/plan.js';
 
 export const PLAN_HELP = `Usage: vxlan-user plan --config FILE [--node NAME] [--as-kernel] [--all] [up options]
+       vxlan-user plan --etcd-endpoints URL[,URL...] [--public-ip IP | --iface DEV] [--etcd-prefix P] [--as-kernel]
 
 Prints what 'vxlan-user up' would configure with the same options - device, tunnel, neighbours, FDB,
 routes, and the equivalent 'up' flags - without touching the host.
@@ -27,6 +30,10 @@ routes, and the equivalent 'up' flags - without touching the host.
                   device of this host that holds --local, and 'mtu' is --mtu or that device's
                   MTU - 50 (- 70 on IPv6; 1500 assumed when unknown). Options the kernel has
                   no equivalent for (--peers-only, ...) are named in a comment line.
+
+With --etcd-endpoints, the node is the one whose lease in etcd has this PublicIP (flannel's layout under
+--etcd-prefix, default /coreos.com/network): its device flannel.<VNI> with <subnet>.0/32, and for every other
+lease a neighbour, an FDB entry and an onlink route. Read-only: no lease is taken.
 
 Example
   vxlan-user plan --config examples/overlay.yaml --node multicluster-test-001 --as-kernel | sh -e
@@ -84,12 +91,14 @@ export function overlayContext(argv: readonly string[]): { ov?: Overlay; self?: 
   }
 }
 
-export function runPlan(argv: string[]): number {
+export function runPlan(argv: string[]): number | Promise<number> {
   const { upArgs, asKernel, all, help } = splitPlanArgs(argv);
   if (help) {
     process.stdout.write(PLAN_HELP);
     return 0;
   }
+  // etcd mode: the node's lease and the remote leases, read from etcd (control/flannel/plan.ts).
+  if (wantsEtcd(upArgs)) return runEtcdPlan(upArgs, asKernel);
   const runs: string[][] = [];
   if (all) {
     const { file } = fileAndNode(upArgs);

@@ -22,6 +22,8 @@ import { NativeUdpBind } from '../platform/linux/udp-native.js';
 import type { Platform } from '../platform/types.js';
 import { FakeTap, FakeUdpBind } from '../platform/fake/fake.js';
 import { warmUp } from '../dataplane/warmup.js';
+import { wantsEtcd } from '../control/flannel/args.js';
+import { prepareEtcdMember, type EtcdMember } from '../control/flannel/node.js';
 
 /** The Linux devices and sockets (over the native addon; node:dgram for --io dgram). */
 const LINUX: Platform = {
@@ -32,7 +34,18 @@ const LINUX: Platform = {
 
 /** Resolves with -1: the process keeps running; the exit happens from the signal handler. */
 export async function runUp(argv: string[]): Promise<number> {
-  const { help, config } = parseUpArgs(argv);
+  // etcd mode (--etcd-endpoints, control/flannel/): the lease decides the device's flags before they are parsed.
+  let member: EtcdMember | undefined;
+  const etcdMode = wantsEtcd(argv) && !argv.includes('--help') && !argv.includes('-h');
+  if (etcdMode) member = await prepareEtcdMember(argv, argv.includes('--quiet') ? () => {} : (line) => process.stderr.write(`vxlan-user: ${line}\n`));
+  let parsed;
+  try {
+    parsed = parseUpArgs(member?.upArgv ?? argv);
+  } catch (e) {
+    await member?.leave();
+    throw e;
+  }
+  const { help, config } = parsed;
   if (help) {
     process.stdout.write(formatUpHelp());
     return 0;
@@ -73,12 +86,19 @@ export async function runUp(argv: string[]): Promise<number> {
 
   let inst: Instance;
   try {
-    inst = await startInstance(config, log, LINUX);
+    inst = await startInstance(config, log, LINUX).catch(async (e: unknown) => {
+      await member?.leave();
+      throw e;
+    });
     // The control socket and --metrics open before the ready line, so `ready:` means they answer too.
     try {
-      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down'), notify, peer: LINUX_PEER_INFO });
+      const m = member;
+      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down'), notify, peer: LINUX_PEER_INFO, ...(m ? { membership: () => m.show() } : {}) });
+      await m?.attach(inst, ops.rt, (why) => fail(why));
     } catch (e) {
+      ops?.close();
       inst.stop();
+      await member?.leave();
       throw e;
     }
   } finally {
@@ -100,15 +120,29 @@ export async function runUp(argv: string[]): Promise<number> {
     const line = JSON.stringify({ event, name: inst.tapName, uptime_s: Math.round((Date.now() - inst.startedAt) / 1000), counters: inst.vtep.counters.snapshot() });
     process.stderr.write(`${line}\n`);
   };
+  let stopping = false;
   const stop = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
     notify?.stopping();
+    // In etcd mode the lease is revoked first, so the peers drop this node at once (bounded: leave() waits ≤ 2 s).
+    void (member?.leave() ?? Promise.resolve()).then(() => {
+      ops?.close();
+      closeObservers();
+      inst.stop();
+      dump('stop');
+      log(`${inst.tapName}: stopped on ${sig}; routes and TAP device removed`);
+      process.exit(0);
+    });
+  };
+  // A membership failure the node cannot repair (our subnet taken while our lease was lost): exit 1.
+  function fail(why: string): void {
+    process.stderr.write(`vxlan-user: ${why}\n`);
     ops?.close();
     closeObservers();
     inst.stop();
-    dump('stop');
-    log(`${inst.tapName}: stopped on ${sig}; routes and TAP device removed`);
-    process.exit(0);
-  };
+    void member?.leave().finally(() => process.exit(1));
+  }
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGUSR1', () => dump('counters'));
@@ -123,7 +157,7 @@ export async function runUp(argv: string[]): Promise<number> {
     process.exit(1);
   });
 
-  process.stdout.write(`${inst.readyLine}\n`);
+  process.stdout.write(`${inst.readyLine}${member ? ` subnet ${member.subnet}` : ''}\n`);
   notify?.ready(`${inst.tapName}: I/O path ${inst.ioPath}; ${inst.offloads}`);
   notify?.startWatchdog(process.env, process.pid);
   if (pendingStop) stop(pendingStop);

@@ -19,6 +19,8 @@ import {
   VXLAN_OVERHEAD_IPV4,
 } from './defaults.js';
 
+import { DEFAULT_ETCD_PREFIX, DEFAULT_ETCD_TIMEOUT_S, DEFAULT_LEASE_TTL_S, DEFAULT_SUBNET_FILE } from './defaults.js';
+
 /** `vxlan-user --help`: the commands. */
 export function formatMainHelp(): string {
   return `Usage: vxlan-user <command> [options]
@@ -34,7 +36,7 @@ Commands:
   fdb       add|append|replace|del|show FDB entries of a running VTEP, like 'bridge fdb'
   neigh     add|replace|del|show its static (proxy-ARP) neighbours, like 'ip neigh'
   stats     its counters: delivered and dropped, by reason  [--json] [--watch]
-  show      its configuration, uptime, I/O path, tables and routes
+  show      its configuration, uptime, I/O path, tables and routes (in etcd mode: every lease)
   reload    re-read its --config file (same as SIGHUP)
   down      stop it cleanly (same as SIGTERM)
   (each control command takes --name IFNAME, default vxlan0, and --help)
@@ -52,6 +54,7 @@ Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or refused configuratio
 export function formatUpHelp(): string {
   return `Usage: vxlan-user up --vni N [options]
        vxlan-user up --config FILE [options]
+       vxlan-user up --etcd-endpoints URL[,URL...] [--public-ip IP] [options]   (a flannel node)
 
 Runs one VXLAN tunnel endpoint in the foreground: a TAP device named --name carries the overlay's
 Ethernet frames, a UDP socket carries them to the peers (one datagram per frame, an 8-byte VXLAN
@@ -195,6 +198,38 @@ Program
                         1..65535. Default: off.
   --quiet               no progress lines on stderr (ready:, errors and counters still print).
   -h, --help            this text.
+
+Membership in etcd (flannel's layout and vxlan backend; docs/overlay.md "Membership in etcd")
+  --etcd-endpoints URL[,URL...]
+                        join the flannel network described in etcd: VNI and port come from
+                        <prefix>/config (defaults 1 and ${LINUX_DEFAULT_VXLAN_PORT}), the device is flannel.<VNI> with
+                        <subnet>.0/32 from a subnet lease, and every other lease becomes a
+                        neighbour <subnet>.0 → VtepMAC (also 'ip neigh ... nud permanent'), an FDB
+                        entry VtepMAC → PublicIP and a route <subnet> via <subnet>.0 onlink. --vni,
+                        --dstport and --local may be left out (given, they must match etcd);
+                        --addr, --route, --neigh, --fdb, --remote and --config are refused.
+                          flanneld: --etcd-endpoints URL (with "Backend":{"Type":"vxlan"})
+  --etcd-prefix P       where the network lives. Default: ${DEFAULT_ETCD_PREFIX}.
+  --public-ip IP        this node's underlay address, the lease's PublicIP. Default: the first
+                        IPv4 address of --iface, else of the device with the default route.
+  --iface DEV           take the public IP from DEV.
+  --subnet-file FILE    written for the flannel CNI plugin (FLANNEL_NETWORK, FLANNEL_SUBNET=
+                        <subnet>.1/<len>, FLANNEL_MTU, FLANNEL_IPMASQ=false) and kept on exit: a
+                        restarted node asks for the subnet in it. Default: ${DEFAULT_SUBNET_FILE}.
+  --etcd-cafile F, --etcd-certfile F, --etcd-keyfile F
+                        TLS to etcd (https:// endpoints): the CA, and a client certificate + key.
+  --etcd-username U, --etcd-password P
+                        etcd password authentication.
+  --subnet-lease-ttl SECONDS
+                        the lease's TTL, kept alive every TTL/3 while the node runs; after kill -9
+                        the peers drop the node when it runs out. SIGTERM revokes it at once.
+                        Default: ${DEFAULT_LEASE_TTL_S} (flannel's 24 h).
+  --subnet-lease-renew-margin MINUTES
+                        accepted for flanneld compatibility; keepalives every TTL/3 make it moot.
+  --etcd-timeout SECONDS
+                        etcd unreachable at start: retry this long, then exit 1. Default: ${DEFAULT_ETCD_TIMEOUT_S}.
+                        Unreachable while running: forwarding goes on with the last known state,
+                        'show' and the log say so, and it re-lists when etcd is back.
 
 Example: node 001 of the seed recipe, kernel first, then vxlan-user
   ip link add vxlan-test type vxlan id 10001 dstport 4899 local 192.168.0.21 dev eth0 nolearning

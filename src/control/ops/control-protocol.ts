@@ -87,6 +87,8 @@ export interface ShowData {
   readonly defaultDestinations: readonly string[];
   readonly neighbours: number;
   readonly routes: readonly { readonly cidr: string; readonly gateway: string }[];
+  /** etcd mode only: the lease, etcd's reachability and every remote lease (control/flannel/node.ts). */
+  readonly etcd?: EtcdShow;
 }
 
 /** Serialises one message as a line. */
@@ -148,4 +150,23 @@ export function formatDuration(seconds: number): string {
   const m = Math.floor(s / 60);
   s -= m * 60;
   return `${d ? `${d}d` : ''}${d || h ? `${h}h` : ''}${d || h || m ? `${m}m` : ''}${s}s`;
+}
+
+/** etcd mode (control/flannel/): what `show` reports about the membership. */
+export interface EtcdShow {
+  readonly endpoints: readonly string[];
+  readonly prefix: string;
+  readonly subnet: string;
+  readonly publicIp: string;
+  readonly leaseTtl: number;
+  readonly subnetFile: string;
+  readonly reachable: boolean;
+  /** Seconds since etcd became reachable / unreachable. */
+  readonly stateForS: number;
+  readonly lastError: string | null;
+  readonly resyncs: number;
+  readonly leaseRenewals: number;
+  readonly skipped: number;
+  readonly rejected: readonly string[];
+  readonly leases: readonly { readonly subnet: string; readonly publicIp: string; readonly mac: string; readonly ageS: number }[];
 }

@@ -48,6 +48,8 @@ export interface ControlHooks {
   readonly notify?: Notifier | undefined;
   /** How to learn who a connected peer is (SO_PEERCRED, namespaces): the platform's, injected by the CLI. */
   readonly peer: PeerInfo;
+  /** etcd mode: the membership that `show` and the metrics report (control/flannel/node.ts). */
+  membership?: Runtime['membership'];
 }
 
 /** Connections a peer without the right to change may hold at once, per uid (a `stats --watch` needs one)... */
@@ -292,6 +294,7 @@ function showData(rt: Runtime): ShowData {
     defaultDestinations: v.fdb.defaults?.remotes.map((r) => r.ip) ?? [],
     neighbours: v.neigh.size,
     routes: [...i.routes].map(([cidr, gateway]) => ({ cidr, gateway })),
+    ...(rt.membership ? { etcd: rt.membership() } : {}),
   };
 }
 
@@ -316,6 +319,7 @@ export async function startOperations(inst: Instance, config: UpConfig, argv: re
     reloads: 0,
     lastReload: undefined,
     metrics: undefined,
+    ...(hooks.membership ? { membership: hooks.membership } : {}),
     notify: hooks.notify,
   };
   const control = await startControlServer(rt, hooks);

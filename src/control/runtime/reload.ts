@@ -19,6 +19,7 @@ import { VxlanUserError } from '../config/errors.js';
 import { ip } from './host.js';
 import type { Instance, Logger } from './instance.js';
 import type { Notifier } from './notifier.js';
+import type { EtcdShow } from '../ops/control-protocol.js';
 import { replaceFdb, replaceNeigh, type TableContext, type TableDiff } from './tables.js';
 
 /** The live state of one `up` process that the control plane reads and changes. */
@@ -37,6 +38,8 @@ export interface Runtime {
   metrics: string | undefined;
   /** systemd, when it supervises us (sd-notify.ts): told RELOADING=1 / READY=1 around each reload. */
   notify?: Notifier | undefined;
+  /** etcd mode (control/flannel/): what `show` prints about the membership. */
+  membership?: () => EtcdShow;
 }
 
 /** The --config file named in `up`'s arguments, if any. */
