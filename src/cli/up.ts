@@ -75,13 +75,14 @@ export async function runUp(argv: string[]): Promise<number> {
 
   // Warm the hot paths (dataplane/warmup.ts) on in-memory devices before any device exists, so the first real
   // packets do not run in V8's interpreter. VXLAN_USER_WARMUP=0 skips it (for measuring what it buys).
+  let warmMs: number | undefined;
   if (process.env.VXLAN_USER_WARMUP !== '0') {
     const ms = warmUp(
       { vni: config.vni, ownMac: 0xc26a9be5398d, maxUdpPayload: 1472, maxFrame: 1468, tapMtu: 1450, dstport: config.dstport, tso: true, udpGso: true, udpGro: true, rxCoalesce: true },
       new FakeTap('warmup0', true),
       new FakeUdpBind('192.0.2.1', config.dstport),
     );
-    log(`dataplane warmed up on in-memory devices in ${ms.toFixed(0)} ms`);
+    warmMs = ms;
   }
 
   let inst: Instance;
@@ -157,6 +158,8 @@ export async function runUp(argv: string[]): Promise<number> {
     process.exit(1);
   });
 
+  // Logged only now, so that a start that fails prints its one sentence and nothing before it.
+  if (warmMs !== undefined) log(`dataplane warmed up on in-memory devices in ${warmMs.toFixed(0)} ms before the device came up`);
   process.stdout.write(`${inst.readyLine}${member ? ` subnet ${member.subnet}` : ''}\n`);
   notify?.ready(`${inst.tapName}: I/O path ${inst.ioPath}; ${inst.offloads}`);
   notify?.startWatchdog(process.env, process.pid);

@@ -98,8 +98,7 @@ export function openTunnelPath(input: TunnelPathInput, log: (l: string) => void,
   const mac = macParse(readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim())!;
   const local = input.cfg.local ?? firstIpv4(input.underlayDev!)!;
   const tunnel = new TunnelTx({ tap, tapMac: mac, local, ttl: typeof input.cfg.ttl === 'number' ? input.cfg.ttl : defaultTtl(), udpCsum: csum }, input.slots);
-  log(`--tx-path: TCP super-frames leave whole through ${name} (UDP-tunnel GSO; forwarded by the host from ${local})`);
-  return { tunnel, summary: `TX path tap (${name}: whole super-packets, UDP-tunnel GSO)` };
+  return { tunnel, summary: `TX path tap (${name}: whole super-packets, UDP-tunnel GSO, forwarded by the host from ${local})` };
 }
 
 function fallback(mode: 'auto' | 'tap', why: string): TunnelPath {
