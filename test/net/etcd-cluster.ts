@@ -97,11 +97,11 @@ export class EtcdCluster {
     return failed;
   }
 
-  /** 1 MiB of random bytes over TCP from pod `from` to the pod at `toIp` (host `to`); true when the SHA-256 matches. */
-  async tcp(from: string, to: string, toIp: string, port = 7000): Promise<boolean> {
+  /** `bytes` (default 1 MiB) of random bytes over TCP from pod `from` to the pod at `toIp` (host `to`); true when the SHA-256 matches. */
+  async tcp(from: string, to: string, toIp: string, port = 7000, bytes = 1 << 20): Promise<boolean> {
     const src = join(this.tmp, `src-${from}-${to}`);
     const dst = join(this.tmp, `dst-${from}-${to}`);
-    writeFileSync(src, randomBytes(1 << 20));
+    writeFileSync(src, randomBytes(bytes));
     const server = this.topo.spawn(to, 'socat', ['-u', `TCP-LISTEN:${port},reuseaddr`, `CREATE:${dst}`]);
     const done = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
     await within(5000, async () => (await this.topo.exec(to, 'ss', ['-ltn', `sport = :${port}`])).stdout.includes(`:${port}`));
