@@ -32,7 +32,7 @@ describe('npm pack + npm install -g of the tarball', () => {
     const tgz = join(work, info!.filename);
     const prefix = join(work, 'prefix');
     mkdirSync(join(prefix, 'lib'), { recursive: true }); // npm 11.19's strict preflight lstat()s PREFIX/lib
-    const install = run('npm', ['install', '-g', '--strict-allow-scripts', `--allow-scripts=${tgz}`, '--prefix', prefix, tgz], work);
+    const install = run('npm', ['install', '-g', '--strict-allow-scripts', `--allow-scripts=${tgz}`, '--allow-scripts=protobufjs', '--prefix', prefix, tgz], work);
     expect(install.status, install.stderr).toBe(0);
     expect(install.stderr).not.toMatch(/install-scripts/);
     const pkg = join(prefix, 'lib', 'node_modules', 'vxlan-user');
