@@ -12,7 +12,7 @@ const METRICS = [
   ['udp64_kpps', 'UDP 64 B pps'],
   ['udp1400_gbps', 'UDP 1400 B'],
 ] as const;
-const COLORS: Record<string, string> = { kernel: '#888888', 'vxlan-user': '#1f77b4', naive: '#d62728' };
+const COLORS: Record<string, string> = { kernel: '#888888', 'vxlan-user': '#1f77b4', 'vxlan-user-udp': '#2ca02c', naive: '#d62728' };
 
 /**
  * What one group of bars is drawn from: a mode and its median of each charted metric. macro.ts's Summary has

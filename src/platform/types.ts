@@ -60,8 +60,9 @@ export interface UdpBind {
    * With `gso`, an entry whose gso[i] > 0 is a train of datagrams of gso[i] bytes each (the last may be
    * shorter), sent as one UDP GSO message (UDP_SEGMENT) — or split by the implementation when it has no GSO.
    * With `tos` (perPacketTos only), entry i leaves with outer TOS / traffic class tos[i] (its whole train).
+   * With `ttl` (perPacketTos only), entry i with ttl[i] > 0 leaves with that TTL / hop limit; 0 = the socket's.
    */
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number;
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array, ttl?: Uint8Array): number;
   /** Control plane: (re)defines destination slot `slot` as ip:port. */
   setDestination(slot: number, ip: string, port: number): void;
   /**
@@ -128,4 +129,17 @@ export interface Platform {
   openUdp(o: UdpOpenOptions): TunableUdpBind;
   /** The node:dgram fallback (`--io dgram`). */
   openDgramUdp(o: Pick<UdpOpenOptions, 'address' | 'port' | 'device'>): Promise<QueuedUdpBind>;
+}
+
+/**
+ * Who is at the other end of a control connection (the control server's access check, ops/access.ts), as
+ * the kernel sees it. Implemented by platform/linux/peer.ts; injected by the CLI.
+ */
+export interface PeerInfo {
+  /** SO_PEERCRED of an accepted Unix socket (a node:net Socket), or undefined when it cannot be read. */
+  socketPeerCred(sock: unknown): { readonly pid: number; readonly uid: number; readonly gid: number } | undefined;
+  /** A namespace's identity (the nsfs inode behind a /proc/PID/ns/* link). */
+  nsIdentity(path: string): string;
+  /** The user namespaces that own the namespace at `path`, itself first, then its ancestors. */
+  ownerUserNamespaces(path: string): ReadonlySet<string>;
 }

@@ -2,7 +2,7 @@
 // UDP checksums (the default) and with zero checksums (--udp6zerocsumtx / --udp6zerocsumrx on both sides).
 import { expect, it } from 'vitest';
 import type { Topology } from '../../src/testbed/index.js';
-import { ping, tcpTransfer, udpChecksum } from './probes.js';
+import { ping, tcpTransfer, udpChecksum, underlay6 } from './probes.js';
 import { kernelPeer, N1, N2, seedArgs, type SeedNode as Node } from './seed-nodes.js';
 import { describeNet, NetSession } from './vtep-process.js';
 
@@ -10,18 +10,6 @@ const net = new NetSession();
 
 const topology = (tag: string, nodes: Node[]): Promise<Topology> => net.topology(tag, nodes, { ipv6: false });
 const up = (t: Topology, node: Node, args: string[]) => net.up(t, node, args);
-
-/** Adds an IPv6 underlay address (the testbed builds IPv4 underlays) to each node's eth0, without DAD. */
-async function underlay6(t: Topology, nodes: Node[]): Promise<Node[]> {
-  const out: Node[] = [];
-  for (const n of nodes) {
-    const u6 = `2001:db8:1::${n.underlay.split('.')[3]}`;
-    await t.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0']);
-    await t.exec(n.name, 'ip', ['-6', 'addr', 'add', `${u6}/64`, 'dev', 'eth0', 'nodad']);
-    out.push({ ...n, underlay: u6 });
-  }
-  return out;
-}
 
 describeNet('IPv6 underlay on real namespaces', net, () => {
   it('IPv6 underlay: interop with the kernel vxlan device (ping and TCP both ways), --udp6zerocsumtx/rx against the kernel\'s', async () => {

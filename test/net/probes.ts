@@ -1,5 +1,5 @@
 // What network tests do inside a topology's namespaces and look at: ping, a checked TCP transfer, a capture
-// (tcpdump or one tshark field) while an action runs, and waiting for IPv6 DAD. Shared by the test files so
+// (tcpdump or one tshark field) while an action runs, an IPv6 underlay, and waiting for IPv6 DAD. Shared by the test files so
 // each states only what it checks.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,6 +83,18 @@ async function whileListening(cap: ReturnType<Topology['spawn']>, listening: str
   const timer = setTimeout(() => cap.kill('SIGTERM'), 5000);
   await done;
   clearTimeout(timer);
+  return out;
+}
+
+/** Adds an IPv6 underlay address (the testbed builds IPv4 underlays) to each node's eth0, without DAD. */
+export async function underlay6<N extends { readonly name: string; readonly underlay: string }>(t: Topology, nodes: readonly N[]): Promise<N[]> {
+  const out: N[] = [];
+  for (const n of nodes) {
+    const u6 = `2001:db8:1::${n.underlay.split('.')[3]}`;
+    await t.exec(n.name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0']);
+    await t.exec(n.name, 'ip', ['-6', 'addr', 'add', `${u6}/64`, 'dev', 'eth0', 'nodad']);
+    out.push({ ...n, underlay: u6 });
+  }
   return out;
 }
 

@@ -107,6 +107,13 @@ describe.skipIf(gate.skip)('--tx-path tap (UDP-tunnel GSO through an underlay-si
     expect(r.stderr).toMatch(/--tx-path tap cannot work here: net\.ipv4\.conf\.all\.rp_filter is 1/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect((await t.exec(N1.name, 'ip', ['-o', 'link', 'show'])).stdout).not.toContain('vxlan-test');
+    // A firewall whose forward chain drops (Docker sets such a policy): auto falls back and says why.
+    await t.exec(N1.name, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=0']);
+    await t.exec(N1.name, 'nft', ['-f', '-'], { input: 'table inet vxut {\n chain forward_drop {\n  type filter hook forward priority 0; policy drop;\n }\n}\n' });
+    const fw = await net.up(t, N1, args(N1, N2));
+    expect(fw.stderr()).toMatch(/TX path udp \(tap unavailable: an nftables forward chain has policy drop/);
+    await fw.stop('SIGTERM');
+    await t.exec(N1.name, 'nft', ['delete', 'table', 'inet', 'vxut']);
     // Loose mode (2) passes: our own source address is reachable.
     await t.exec(N1.name, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=2']);
     const b = await net.up(t, N1, args(N1, N2, ['--tx-path', 'tap']));

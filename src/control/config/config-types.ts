@@ -84,8 +84,11 @@ export interface UpConfig {
   readonly learning?: boolean;
   /** `--ageing SECONDS`: learned entries not heard from for this long go (default 300; 0 = never). */
   readonly ageing?: number;
-  /** `--ttl N`: outer TTL / hop limit; undefined = the route's (normally 64). */
-  readonly ttl?: number;
+  /**
+   * `--ttl N|inherit`: outer TTL / hop limit; inherit = the inner packet's (past VLAN tags; the route's for
+   * non-IP frames); undefined = the route's (normally 64).
+   */
+  readonly ttl?: number | 'inherit';
   /** `--tos N|inherit`: outer TOS / traffic class (ECN bits from the inner packet); undefined = 0. */
   readonly tos?: number | 'inherit';
   /**
@@ -101,6 +104,11 @@ export interface UpConfig {
   readonly udp6zerocsumrx?: true;
   /** `--srcport MIN-MAX` (inclusive): outer source ports from a pool of sockets in the range, by inner flow hash. */
   readonly srcport?: { readonly min: number; readonly max: number };
+  /**
+   * `--reserved-bits MASK`: VXLAN header bits a received datagram must have clear, as the two 32-bit halves of
+   * the kernel's 64-bit `reserved_bits` (hi = bytes 0-3). Absent = the default, only I and the VNI may be set.
+   */
+  readonly reservedBits?: { readonly hi: number; readonly lo: number };
   /** `--trace`: one tcpdump-style line per packet on stderr, with the decision or drop reason (rate-limited). */
   readonly trace?: boolean;
   /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */

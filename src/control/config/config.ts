@@ -86,6 +86,7 @@ import {
   type Ip,
   type Mac,
 } from './grammar.js';
+import { VXLAN_RESERVED_HI, VXLAN_RESERVED_LO, VXLAN_USED_HI, VXLAN_USED_LO, vxlanReservedFormat, vxlanReservedParse } from '../../wire/vxlan.js';
 import { nodeWithoutOverlay, overlayRaw, parseOverlay, type Overlay } from './overlay.js';
 
 // The grammar's address parser and type, where other modules found them before grammar.ts existed.
@@ -116,7 +117,7 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'tx-path'] as const;
+export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'tx-path', 'reserved-bits'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
@@ -157,6 +158,7 @@ const OPTIONS = {
   udp6zerocsumtx: { type: 'boolean' },
   udp6zerocsumrx: { type: 'boolean' },
   srcport: { type: 'string' },
+  'reserved-bits': { type: 'string' },
   node: { type: 'string' },
   trace: { type: 'boolean' },
   pcap: { type: 'string' },
@@ -425,6 +427,26 @@ function metricsAddr(raw: Raw): { host: string; port: number } {
   return { host: ip.text, port };
 }
 
+/**
+ * `--reserved-bits MASK`, the kernel's `reserved_bits`: the VXLAN header bits a datagram must have clear, as
+ * `0x` and up to 16 hex digits (wire/vxlan.ts). Like the kernel (vxlan_nl2conf), a mask that marks the I flag
+ * or a VNI bit reserved is refused: those bits are always in use. In a file the mask must be quoted when it
+ * does not fit a YAML number exactly.
+ */
+function reservedBits(raw: Raw): { hi: number; lo: number } {
+  let text: string;
+  if (typeof raw.value === 'number') {
+    if (!Number.isSafeInteger(raw.value) || raw.value < 0) fail(raw, "is not exact as a YAML number: quote the mask, e.g. reserved-bits: '0xf7ffffff000000ff'");
+    text = `0x${raw.value.toString(16)}`;
+  } else text = str(raw);
+  const m = vxlanReservedParse(text);
+  if (m === undefined) fail(raw, `is not a 64-bit hex mask: write 0x and up to 16 hex digits, e.g. the default ${vxlanReservedFormat(VXLAN_RESERVED_HI, VXLAN_RESERVED_LO)}`);
+  if ((m.hi & VXLAN_USED_HI) !== 0 || (m.lo & VXLAN_USED_LO) >>> 0 !== 0) {
+    fail(raw, `marks the I flag or VNI bits reserved (${vxlanReservedFormat(VXLAN_USED_HI, VXLAN_USED_LO)}), which every datagram uses: clear those bits`);
+  }
+  return m;
+}
+
 // Addresses: the grammar's rules (grammar.ts), worded for a flag or a file key -------------------------------------
 
 const ZERO_MAC = '00:00:00:00:00:00';
@@ -579,13 +601,14 @@ interface Fields {
   readonly quiet?: boolean;
   readonly learning?: boolean;
   readonly ageing?: number;
-  readonly ttl?: { readonly raw: Raw; readonly value: number };
+  readonly ttl?: { readonly raw: Raw; readonly value: number | 'inherit' };
   readonly tos?: { readonly raw: Raw; readonly value: number | 'inherit' };
   readonly df?: { readonly raw: Raw; readonly value: 'set' | 'unset' | 'inherit' };
   readonly udpcsum?: { readonly raw: Raw; readonly value: boolean };
   readonly udp6zerocsumtx?: { readonly raw: Raw; readonly value: boolean };
   readonly udp6zerocsumrx?: { readonly raw: Raw; readonly value: boolean };
   readonly srcport?: { readonly raw: Raw; readonly min: number; readonly max: number };
+  readonly reservedBits?: { readonly hi: number; readonly lo: number };
   readonly addr: readonly AddrItem[];
   readonly remote: readonly IpItem[];
   readonly fdb: readonly FdbItem[];
@@ -652,11 +675,12 @@ function validateFields(raw: RawUp): Fields {
     }),
     // The kernel's IFLA_VXLAN_AGEING is a u32 of seconds; 0 means "never age".
     ageing: opt(s.ageing, (r) => int(r, AGEING_MIN, AGEING_MAX, `ageing is ${AGEING_MIN}..${AGEING_MAX} seconds (0 = never)`)),
-    // Outer header fields. The kernel's `inherit` forms (copy from the inner packet) need per-datagram control
-    // messages that this version does not send yet: refused by name rather than silently ignored.
-    ttl: opt(s.ttl, (r) => {
-      if (r.value === 'inherit' || r.value === 'auto') fail(r, `is not supported yet: give a fixed hop limit ${TTL_MIN}..${TTL_MAX} (the default is the route's, normally 64)`);
-      return { raw: r, value: int(r, TTL_MIN, TTL_MAX, `an IP TTL is ${TTL_MIN}..${TTL_MAX}`) };
+    // Outer header fields. `inherit` copies the inner packet's (an IP_TTL / IPV6_HOPLIMIT control message per
+    // datagram); `auto` is the default, written as no --ttl.
+    ttl: opt(s.ttl, (r): { raw: Raw; value: number | 'inherit' } => {
+      if (r.value === 'inherit') return { raw: r, value: 'inherit' };
+      if (r.value === 'auto') fail(r, `is the default: leave --ttl out for the route's hop limit (normally 64), or give ${TTL_MIN}..${TTL_MAX} or inherit`);
+      return { raw: r, value: int(r, TTL_MIN, TTL_MAX, `an IP TTL is ${TTL_MIN}..${TTL_MAX} or inherit`) };
     }),
     tos: opt(s.tos, (r): { raw: Raw; value: number | 'inherit' } => {
       if (r.value === 'inherit') return { raw: r, value: 'inherit' };
@@ -679,6 +703,7 @@ function validateFields(raw: RawUp): Fields {
       if (min > max) fail(r, `has its minimum above its maximum`);
       return { raw: r, min, max };
     }),
+    reservedBits: opt(s['reserved-bits'], reservedBits),
     addr: raw.lists.addr.map(addrItem),
     remote: raw.lists.remote.map((r) => ({ raw: r, ip: underlayIp(r, str(r)) })),
     fdb: raw.lists.fdb.map(fdbItem),
@@ -893,6 +918,10 @@ function resolveDefaults(c: Checked): UpConfig {
     ...(f.udp6zerocsumtx?.value === true ? { udp6zerocsumtx: true } : {}),
     ...(f.udp6zerocsumrx?.value === true ? { udp6zerocsumrx: true } : {}),
     ...(f.srcport === undefined ? {} : { srcport: Object.freeze({ min: f.srcport.min, max: f.srcport.max }) }),
+    // Present only when it differs from the default mask (only I and the VNI may be set).
+    ...(f.reservedBits === undefined || (f.reservedBits.hi === VXLAN_RESERVED_HI && f.reservedBits.lo === VXLAN_RESERVED_LO)
+      ? {}
+      : { reservedBits: Object.freeze({ ...f.reservedBits }) }),
     ...(f.metrics === undefined ? {} : { metrics: Object.freeze({ ...f.metrics }) }),
     ...(f.trace === true ? { trace: true } : {}),
     ...(f.pcap === undefined ? {} : { pcap: f.pcap }),

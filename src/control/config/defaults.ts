@@ -95,3 +95,10 @@ export const MTU_MAX_IPV6_UNDERLAY = IP_MAX_MTU - VXLAN_OVERHEAD_IPV6; // 65465
 
 /** The only `--config` file schema this version reads. */
 export const CONFIG_SCHEMA_VERSION = 1;
+
+// Membership in etcd (control/flannel/): flannel's own defaults.
+export const DEFAULT_LEASE_TTL_S = 86_400;
+export const DEFAULT_ETCD_TIMEOUT_S = 60;
+/** flannel's default `--etcd-prefix`. */
+export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';

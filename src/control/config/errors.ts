@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'EUSAGE' // unknown option, missing value, malformed flag
   | 'ECONFIG' // a value out of range or inconsistent with another one
   | 'EPRIV' // missing privilege (CAP_NET_ADMIN)
+  | 'EDENIED' // the running instance refused a change from this client (no CAP_NET_ADMIN over its netns)
   | 'EINUSE' // UDP port or device already in use
   | 'EHOST' // the host refused a change (ip link/addr/route failed)
   | 'ERUNTIME'; // anything that goes wrong after start
@@ -18,9 +19,9 @@ export class VxlanUserError extends Error {
     this.name = 'VxlanUserError';
     this.code = code;
   }
-  /** Exit status for the CLI: 2 for bad usage or refused configuration, 1 for runtime failures. */
+  /** Exit status for the CLI: 2 for bad usage or refused configuration, 1 for runtime failures, 4 for a change the instance refused to this client (access.ts). */
   get exitCode(): number {
-    return this.code === 'ERUNTIME' ? 1 : 2;
+    return this.code === 'ERUNTIME' ? 1 : this.code === 'EDENIED' ? 4 : 2;
   }
 }
 

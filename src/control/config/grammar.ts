@@ -343,8 +343,7 @@ export interface NeighCommandRow {
 export function parseNeighCommand(c: { readonly ip: string; readonly lladdr?: string | undefined }): NeighCommandRow | string {
   const ip = parseHostIp(c.ip);
   if (isRefusal(ip)) return `neighbour ${showText(c.ip)} ${phrase(ip, c.ip, true)}`;
-  // The command changes the proxy-ARP table; the NDP proxy's IPv6 table is built from --neigh at start only.
-  if (ip.family === 6) return `neighbour ${ip.text} is IPv6: proxy-ARP answers IPv4 neighbours only; IPv6 neighbours (the NDP proxy's) come from --neigh when the instance starts`;
+  // IPv4 entries go to the proxy-ARP table, IPv6 ones to the NDP proxy's (runtime/tables.ts).
   if (c.lladdr === undefined) return { ip };
   const mac = parseUnicastMac(c.lladdr);
   if (isRefusal(mac)) return `lladdr ${showText(c.lladdr)} ${phrase(mac, c.lladdr, true)}`;

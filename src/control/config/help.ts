@@ -19,6 +19,8 @@ import {
   VXLAN_OVERHEAD_IPV4,
 } from './defaults.js';
 
+import { DEFAULT_ETCD_PREFIX, DEFAULT_ETCD_TIMEOUT_S, DEFAULT_LEASE_TTL_S, DEFAULT_SUBNET_FILE } from './defaults.js';
+
 /** `vxlan-user --help`: the commands. */
 export function formatMainHelp(): string {
   return `Usage: vxlan-user <command> [options]
@@ -34,7 +36,7 @@ Commands:
   fdb       add|append|replace|del|show FDB entries of a running VTEP, like 'bridge fdb'
   neigh     add|replace|del|show its static (proxy-ARP) neighbours, like 'ip neigh'
   stats     its counters: delivered and dropped, by reason  [--json] [--watch]
-  show      its configuration, uptime, I/O path, tables and routes
+  show      its configuration, uptime, I/O path, tables and routes (in etcd mode: every lease)
   reload    re-read its --config file (same as SIGHUP)
   down      stop it cleanly (same as SIGTERM)
   (each control command takes --name IFNAME, default vxlan0, and --help)
@@ -43,7 +45,8 @@ Commands:
 Options:
   -h, --help  this text; 'vxlan-user <command> --help' explains a command
 
-Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or refused configuration.
+Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or refused configuration,
+4 permission denied (a control command that changes a VTEP needs CAP_NET_ADMIN).
 `;
 }
 
@@ -51,6 +54,7 @@ Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or refused configuratio
 export function formatUpHelp(): string {
   return `Usage: vxlan-user up --vni N [options]
        vxlan-user up --config FILE [options]
+       vxlan-user up --etcd-endpoints URL[,URL...] [--public-ip IP] [options]   (a flannel node)
 
 Runs one VXLAN tunnel endpoint in the foreground: a TAP device named --name carries the overlay's
 Ethernet frames, a UDP socket carries them to the peers (one datagram per frame, an 8-byte VXLAN
@@ -98,7 +102,7 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
   --neigh IP=MAC        a permanent neighbour: ARP requests (IPv4) or neighbour solicitations
                         (IPv6) for IP are answered on the TAP by vxlan-user itself (proxy-ARP,
                         NDP proxy) and never cross the tunnel. IP must lie in an --addr subnet.
-                        IPv6 entries are read at start only (reload and 'neigh' keep IPv4).
+                        Changed at runtime by 'vxlan-user neigh' and by a reload (both families).
                         Repeatable.
                           kernel: arp -s IP MAC  (ip neigh add IP lladdr MAC nud permanent dev NAME)
   --route CIDR=GATEWAY  a route through the device, installed once it is up and removed on exit.
@@ -117,13 +121,14 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
                           kernel: ip link add ... ageing SECONDS
 
 Outer header (--io native only)
-  --ttl N               outer TTL / hop limit, 1..255. Default: the route's (normally 64), like
-                        the kernel's 'ttl auto'. 'inherit' is not supported yet.
-                          kernel: ip link add ... ttl N
+  --ttl N|inherit       outer TTL / hop limit, 1..255, or 'inherit': the inner packet's TTL / hop
+                        limit (past VLAN tags; 64, the route's, for ARP and other non-IP frames).
+                        Default: the route's (normally 64), like the kernel's 'ttl auto'.
+                          kernel: ip link add ... ttl N|inherit
   --tos N|inherit       outer TOS / traffic class, 0..255 in decimal (46 << 2 = 184 for EF), or
-                        'inherit' (copy the inner packet's DSCP). The ECN bits (0x03) always
-                        follow the inner packet as the kernel's (inner CE leaves as ECT(0)); an
-                        outer CE marks the inner packet CE on receive. Default: 0.
+                        'inherit' (copy the inner packet's DSCP, past VLAN tags). The ECN bits
+                        (0x03) always follow the inner packet as the kernel's (inner CE leaves as
+                        ECT(0)); an outer CE marks the inner packet CE on receive. Default: 0.
                           kernel: ip link add ... tos N|inherit
   --df set|unset|inherit
                         the outer IPv4 DF bit. Default: unset, the kernel's. inherit: DF when the
@@ -146,6 +151,14 @@ Outer header (--io native only)
                         neither. --udp6zerocsumtx turns UDP GSO off.
                           kernel: ip link add ... udp6zerocsumtx udp6zerocsumrx
 
+Receive
+  --reserved-bits MASK  VXLAN header bits a received datagram must have clear, as a 64-bit hex mask
+                        over the 8 header bytes (byte 0 is the top byte), e.g. 0xf7ffffff0000007f
+                        also accepts a set last byte. Default: 0xf7ffffff000000ff, i.e. only the I
+                        flag and the VNI may be set; other datagrams are dropped (rx_reserved_bits).
+                        The I flag and VNI bits cannot be reserved.
+                          kernel: ip link add ... reserved_bits MASK  (Linux, iproute2 6.14)
+
 Program
   --config FILE         read the settings above from a YAML or JSON file: 'version: ${CONFIG_SCHEMA_VERSION}', keys
                         named like the long options (docs/config.md). Flags given as well: single
@@ -167,6 +180,14 @@ Program
                         segmented here), UDP GSO on send, UDP GRO on receive. Each is used only
                         when the kernel accepts it; the start-up log line says which are live.
                         off forces one inner frame per datagram. Default: ${DEFAULT_OFFLOAD}.
+  --tx-path auto|tap|udp
+                        how TCP super-frames leave. tap: whole, as one UDP-tunnel GSO packet
+                        written into an underlay-side TAP (NAME-tx) that the host kernel forwards
+                        like its own vxlan device's output (Linux >= 6.17, IPv4 underlay; the TAP
+                        gets forwarding=1, accept_local=1, rp_filter=0). udp: segmented here and
+                        sent on the UDP socket. auto: tap where it works, else udp; the start-up
+                        line and \`show\` say which and why. tap refuses to start where it cannot
+                        work. Forwarded packets do not honour --dev. Default: auto.
   --peers-only          accept VXLAN datagrams only from underlay addresses in the FDB or the
                         default destinations; others are dropped and counted (rx_unknown_peer).
                         Stops spoofed injection from other hosts on the underlay.
@@ -177,6 +198,38 @@ Program
                         1..65535. Default: off.
   --quiet               no progress lines on stderr (ready:, errors and counters still print).
   -h, --help            this text.
+
+Membership in etcd (flannel's layout and vxlan backend; docs/overlay.md "Membership in etcd")
+  --etcd-endpoints URL[,URL...]
+                        join the flannel network described in etcd: VNI and port come from
+                        <prefix>/config (defaults 1 and ${LINUX_DEFAULT_VXLAN_PORT}), the device is flannel.<VNI> with
+                        <subnet>.0/32 from a subnet lease, and every other lease becomes a
+                        neighbour <subnet>.0 → VtepMAC (also 'ip neigh ... nud permanent'), an FDB
+                        entry VtepMAC → PublicIP and a route <subnet> via <subnet>.0 onlink. --vni,
+                        --dstport and --local may be left out (given, they must match etcd);
+                        --addr, --route, --neigh, --fdb, --remote and --config are refused.
+                          flanneld: --etcd-endpoints URL (with "Backend":{"Type":"vxlan"})
+  --etcd-prefix P       where the network lives. Default: ${DEFAULT_ETCD_PREFIX}.
+  --public-ip IP        this node's underlay address, the lease's PublicIP. Default: the first
+                        IPv4 address of --iface, else of the device with the default route.
+  --iface DEV           take the public IP from DEV.
+  --subnet-file FILE    written for the flannel CNI plugin (FLANNEL_NETWORK, FLANNEL_SUBNET=
+                        <subnet>.1/<len>, FLANNEL_MTU, FLANNEL_IPMASQ=false) and kept on exit: a
+                        restarted node asks for the subnet in it. Default: ${DEFAULT_SUBNET_FILE}.
+  --etcd-cafile F, --etcd-certfile F, --etcd-keyfile F
+                        TLS to etcd (https:// endpoints): the CA, and a client certificate + key.
+  --etcd-username U, --etcd-password P
+                        etcd password authentication.
+  --subnet-lease-ttl SECONDS
+                        the lease's TTL, kept alive every TTL/3 while the node runs; after kill -9
+                        the peers drop the node when it runs out. SIGTERM revokes it at once.
+                        Default: ${DEFAULT_LEASE_TTL_S} (flannel's 24 h).
+  --subnet-lease-renew-margin MINUTES
+                        accepted for flanneld compatibility; keepalives every TTL/3 make it moot.
+  --etcd-timeout SECONDS
+                        etcd unreachable at start: retry this long, then exit 1. Default: ${DEFAULT_ETCD_TIMEOUT_S}.
+                        Unreachable while running: forwarding goes on with the last known state,
+                        'show' and the log say so, and it re-lists when etcd is back.
 
 Example: node 001 of the seed recipe, kernel first, then vxlan-user
   ip link add vxlan-test type vxlan id 10001 dstport 4899 local 192.168.0.21 dev eth0 nolearning

@@ -11,7 +11,8 @@
  * server re-validates everything it receives (a client is any process in the namespace that can connect).
  *
  * Exit codes carried in a refusal follow the CLI's rule: 2 for bad usage or a refused change (`add` of an
- * existing entry, `del` of a missing one, a reload the running instance cannot take), 1 for runtime failures.
+ * existing entry, `del` of a missing one, a reload the running instance cannot take), 1 for runtime failures,
+ * 4 for a change refused to this client because it lacks CAP_NET_ADMIN over the instance (access.ts).
  */
 
 /** Abstract socket name of the instance that owns TAP device `name` (leading NUL = abstract namespace). */
@@ -42,7 +43,7 @@ export type Request =
 
 export type Response =
   | { readonly ok: true; readonly data?: unknown }
-  | { readonly ok: false; readonly exit: 1 | 2; readonly error: string };
+  | { readonly ok: false; readonly exit: 1 | 2 | 4; readonly error: string };
 
 /** One FDB row as `fdb show --json` prints it (bridge -j fdb show shape: mac, dst, port, vni, flags). */
 export interface FdbRow {
@@ -86,6 +87,8 @@ export interface ShowData {
   readonly defaultDestinations: readonly string[];
   readonly neighbours: number;
   readonly routes: readonly { readonly cidr: string; readonly gateway: string }[];
+  /** etcd mode only: the lease, etcd's reachability and every remote lease (control/flannel/node.ts). */
+  readonly etcd?: EtcdShow;
 }
 
 /** Serialises one message as a line. */
@@ -103,11 +106,24 @@ export class LineSplitter {
   constructor(private readonly max = MAX_REQUEST_BYTES) {}
 
   push(chunk: string): string[] {
+    if (this.overflow) return [];
     this.pending += chunk;
     const lines = this.pending.split('\n');
     this.pending = lines.pop() ?? '';
-    if (this.pending.length > this.max) this.overflow = true;
+    // A too-long line is refused whether or not its newline arrived in the same chunk.
+    if (this.pending.length > this.max || lines.some((l) => l.length > this.max)) {
+      this.overflow = true;
+      this.pending = '';
+      return [];
+    }
     return lines.filter((l) => l.trim() !== '');
+  }
+
+  /** The unterminated rest, once the peer has closed its side (a request without its final newline). */
+  rest(): string[] {
+    const r = this.pending;
+    this.pending = '';
+    return this.overflow || r.trim() === '' ? [] : [r];
   }
 }
 
@@ -134,4 +150,23 @@ export function formatDuration(seconds: number): string {
   const m = Math.floor(s / 60);
   s -= m * 60;
   return `${d ? `${d}d` : ''}${d || h ? `${h}h` : ''}${d || h || m ? `${m}m` : ''}${s}s`;
+}
+
+/** etcd mode (control/flannel/): what `show` reports about the membership. */
+export interface EtcdShow {
+  readonly endpoints: readonly string[];
+  readonly prefix: string;
+  readonly subnet: string;
+  readonly publicIp: string;
+  readonly leaseTtl: number;
+  readonly subnetFile: string;
+  readonly reachable: boolean;
+  /** Seconds since etcd became reachable / unreachable. */
+  readonly stateForS: number;
+  readonly lastError: string | null;
+  readonly resyncs: number;
+  readonly leaseRenewals: number;
+  readonly skipped: number;
+  readonly rejected: readonly string[];
+  readonly leases: readonly { readonly subnet: string; readonly publicIp: string; readonly mac: string; readonly ageS: number }[];
 }

@@ -3,9 +3,16 @@
  * event loop next to the dataplane. Each request is handled synchronously, so a table change happens between
  * two dataplane batches, never during one.
  *
- * Access: an abstract socket has no file permissions, so any process in the network namespace can connect.
- * Node cannot read SO_PEERCRED, so the peer's uid is not checked yet (the native addon would need a getsockopt
- * call; see docs/operations.md "Security"). Until then, run untrusted workloads in other network namespaces.
+ * Access (access.ts): an abstract socket has no file permissions, so any process in the network namespace can
+ * connect. Each connection's peer is judged once, on accept, from SO_PEERCRED and /proc/PID: changes need
+ * CAP_NET_ADMIN over our network namespace, as the kernel asks for `bridge fdb` and `ip neigh`; reads are open.
+ * A refusal is answered (exit 4) and logged with the peer's pid and uid, even with --quiet.
+ *
+ * Bad input never stops the server: a line that is not JSON or is longer than MAX_REQUEST_BYTES is answered
+ * with an error and the connection closed; an unknown op is answered and the connection kept; a request whose
+ * newline never came is answered when the client half-closes. Connections are limited (per uid for clients
+ * that may only read, and in total: ConnectionQuota), so idle connections from local users cannot use up our
+ * file descriptors (which reload's `ip` children and --pcap need) nor lock an administrator out.
  */
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { UpConfig } from '../config/config-types.js';
@@ -14,15 +21,19 @@ import {
   encodeLine,
   FDB_ACTIONS,
   LineSplitter,
+  MAX_REQUEST_BYTES,
   NEIGH_ACTIONS,
   type Request,
   type Response,
   type ShowData,
 } from './control-protocol.js';
+import { deniedMessage, EXIT_DENIED, isChange, ownersOfOurNetns, peerAccess, type PeerAccess } from './access.js';
 import { VxlanUserError } from '../config/errors.js';
 import type { Instance, Logger } from '../runtime/instance.js';
 import { startMetricsServer, type MetricsServer } from './metrics.js';
 import { configFileOf, reload, type Runtime } from '../runtime/reload.js';
+import type { Notifier } from '../runtime/notifier.js';
+import type { PeerInfo } from '../../platform/types.js';
 import { applyFdbChange, applyNeighChange, fdbRows, neighRows } from '../runtime/tables.js';
 
 export interface ControlServer {
@@ -33,12 +44,74 @@ export interface ControlServer {
 export interface ControlHooks {
   /** `vxlan-user down`: a clean stop, like SIGTERM. Called after the reply has been flushed. */
   down(): void;
+  /** The supervisor to tell about reloads (systemd's NOTIFY_SOCKET), if any. */
+  readonly notify?: Notifier | undefined;
+  /** How to learn who a connected peer is (SO_PEERCRED, namespaces): the platform's, injected by the CLI. */
+  readonly peer: PeerInfo;
+  /** etcd mode: the membership that `show` and the metrics report (control/flannel/node.ts). */
+  membership?: Runtime['membership'];
+}
+
+/** Connections a peer without the right to change may hold at once, per uid (a `stats --watch` needs one)... */
+export const MAX_READ_ONLY_CONNECTIONS_PER_UID = 16;
+/** ...and all such peers together, so that many uids cannot crowd out an administrator either. */
+export const MAX_READ_ONLY_CONNECTIONS = 256;
+/**
+ * Connections of peers that may change us. With the read-only ones this stays under 1024, the soft
+ * RLIMIT_NOFILE systemd and most shells give, so a reload's `ip` children and --pcap still get descriptors.
+ */
+export const MAX_ADMIN_CONNECTIONS = 512;
+
+/** Open connections per uid and per kind, to enforce the three limits above. */
+class ConnectionQuota {
+  private readonly readOnlyByUid = new Map<number, number>();
+  private readOnly = 0;
+  private admin = 0;
+
+  /** Counts one more connection; returns why not (nothing counted) when a limit is reached. */
+  take(peer: PeerAccess): string | undefined {
+    if (peer.denied === undefined) {
+      if (this.admin >= MAX_ADMIN_CONNECTIONS) return `too many connections: at most ${MAX_ADMIN_CONNECTIONS} at once`;
+      this.admin++;
+      return undefined;
+    }
+    const n = this.readOnlyByUid.get(peer.uid) ?? 0;
+    if (n >= MAX_READ_ONLY_CONNECTIONS_PER_UID) return `too many connections from uid ${peer.uid}: at most ${MAX_READ_ONLY_CONNECTIONS_PER_UID} for a client without CAP_NET_ADMIN`;
+    if (this.readOnly >= MAX_READ_ONLY_CONNECTIONS) return `too many connections: at most ${MAX_READ_ONLY_CONNECTIONS} from clients without CAP_NET_ADMIN`;
+    this.readOnlyByUid.set(peer.uid, n + 1);
+    this.readOnly++;
+    return undefined;
+  }
+
+  give(peer: PeerAccess): void {
+    if (peer.denied === undefined) {
+      this.admin--;
+      return;
+    }
+    this.readOnly--;
+    const n = (this.readOnlyByUid.get(peer.uid) ?? 1) - 1;
+    if (n <= 0) this.readOnlyByUid.delete(peer.uid);
+    else this.readOnlyByUid.set(peer.uid, n);
+  }
 }
 
 /** Starts listening; rejects with a VxlanUserError when the name is taken in this network namespace. */
 export async function startControlServer(rt: Runtime, hooks: ControlHooks): Promise<ControlServer> {
   const path = controlSocketPath(rt.inst.tapName);
-  const server: Server = createServer((sock) => serve(sock, rt, hooks));
+  // Who may change us is fixed for the process's life: the owners of the netns we run in.
+  const owners = ownersOfOurNetns(hooks.peer);
+  const quota = new ConnectionQuota();
+  // allowHalfOpen: a client that sends its request and shuts down its side still gets the answer.
+  const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
+    const peer = peerAccess(sock, owners, hooks.peer);
+    const full = quota.take(peer);
+    if (full !== undefined) {
+      finish(sock, { ok: false, exit: 1, error: full });
+      return;
+    }
+    sock.once('close', () => quota.give(peer));
+    serve(sock, rt, hooks, peer);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       reject(
@@ -61,28 +134,82 @@ export async function startControlServer(rt: Runtime, hooks: ControlHooks): Prom
   };
 }
 
-function serve(sock: Socket, rt: Runtime, hooks: ControlHooks): void {
+/** How long a finished connection may stay half-open, for the client to read our last response... */
+const LINGER_MS = 2_000;
+/** ...and how many may at once: past that (a connect flood), they close at once, answer or not. */
+const MAX_LINGERING = 64;
+let lingering = 0;
+
+/**
+ * Sends a last response and closes our side. Not destroy(): closing a Unix socket with unread input resets
+ * the peer, and a client whose request crossed our answer would lose the answer. What it still sends is read
+ * and ignored until it closes too, or for LINGER_MS at most (MAX_LINGERING connections at once).
+ */
+function finish(sock: Socket, res: Response): void {
+  sock.removeAllListeners('data');
+  sock.on('data', () => {});
+  if (lingering >= MAX_LINGERING) {
+    sock.end(encodeLine(res), () => sock.destroy());
+    return;
+  }
+  lingering++;
+  sock.once('close', () => lingering--);
+  sock.end(encodeLine(res));
+  setTimeout(() => sock.destroy(), LINGER_MS).unref();
+}
+
+/** `fdb replace` for the log: only names we know, so a client cannot write arbitrary text into our log. */
+function opName(req: { op?: unknown; action?: unknown }): string {
+  const action = [...FDB_ACTIONS, ...NEIGH_ACTIONS].find((a) => a === req.action);
+  return `${String(req.op)}${action ? ` ${action}` : ''}`;
+}
+
+function serve(sock: Socket, rt: Runtime, hooks: ControlHooks, peer: PeerAccess): void {
   sock.setEncoding('utf8');
   const lines = new LineSplitter();
+  let done = false;
   sock.on('error', () => {}); // a client that goes away mid-reply is not our problem
-  sock.on('data', (chunk: string) => {
-    for (const line of lines.push(chunk)) {
-      let req: Request;
-      try {
-        req = JSON.parse(line) as Request;
-      } catch {
-        sock.end(encodeLine({ ok: false, exit: 2, error: 'malformed request: not a JSON line' }));
-        return;
-      }
-      const res = handle(rt, req);
-      if (req.op === 'down' && res.ok) {
-        // Reply first, then stop: the client waits for the connection to close, which the exit does.
-        sock.write(encodeLine(res), () => hooks.down());
-        return;
-      }
-      sock.write(encodeLine(res));
+  /** Answers one line; false when the connection is finished. */
+  const answer = (line: string): boolean => {
+    let req: Request;
+    try {
+      req = JSON.parse(line) as Request;
+    } catch {
+      finish(sock, { ok: false, exit: 2, error: 'malformed request: not a JSON line' });
+      return false;
     }
-    if (lines.overflow) sock.destroy();
+    if (peer.denied !== undefined && typeof req === 'object' && req !== null && isChange(req)) {
+      process.stderr.write(`vxlan-user: control: refused ${opName(req)} from pid ${peer.pid} uid ${peer.uid}: ${peer.denied}\n`);
+      sock.write(encodeLine({ ok: false, exit: EXIT_DENIED, error: deniedMessage(rt.inst.tapName) }));
+      return true;
+    }
+    const res = handle(rt, req);
+    if (req.op === 'down' && res.ok) {
+      // Reply first, then stop: the client waits for the connection to close, which the exit does.
+      sock.write(encodeLine(res), () => hooks.down());
+      return false;
+    }
+    sock.write(encodeLine(res));
+    return true;
+  };
+  sock.on('data', (chunk: string) => {
+    if (done) return;
+    for (const line of lines.push(chunk)) {
+      if (!answer(line)) {
+        done = true;
+        return;
+      }
+    }
+    if (lines.overflow) {
+      done = true;
+      finish(sock, { ok: false, exit: 2, error: `malformed request: a line longer than ${MAX_REQUEST_BYTES} bytes` });
+    }
+  });
+  sock.on('end', () => {
+    if (done) return;
+    done = true;
+    for (const line of lines.rest()) if (!answer(line)) return;
+    sock.end();
   });
 }
 
@@ -167,6 +294,7 @@ function showData(rt: Runtime): ShowData {
     defaultDestinations: v.fdb.defaults?.remotes.map((r) => r.ip) ?? [],
     neighbours: v.neigh.size,
     routes: [...i.routes].map(([cidr, gateway]) => ({ cidr, gateway })),
+    ...(rt.membership ? { etcd: rt.membership() } : {}),
   };
 }
 
@@ -191,6 +319,8 @@ export async function startOperations(inst: Instance, config: UpConfig, argv: re
     reloads: 0,
     lastReload: undefined,
     metrics: undefined,
+    ...(hooks.membership ? { membership: hooks.membership } : {}),
+    notify: hooks.notify,
   };
   const control = await startControlServer(rt, hooks);
   let metrics: MetricsServer | undefined;

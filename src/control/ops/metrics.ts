@@ -76,15 +76,23 @@ export function buildRegistry(rt: Runtime): Registry {
   gauge('vxlan_user_neighbours', 'Static neighbours answered by proxy-ARP.', () => vtep.neigh.size);
   gauge('vxlan_user_routes', 'Routes installed through the device.', () => rt.inst.routes.size);
   gauge('vxlan_user_uptime_seconds', 'Seconds since the instance became ready.', () => (Date.now() - rt.inst.startedAt) / 1000);
+  // etcd mode (control/flannel/): membership is read when a scrape arrives, like everything else here.
+  const etcd = rt.membership;
+  if (etcd) {
+    gauge('vxlan_user_etcd_reachable', '1 while etcd answers, 0 while it does not (forwarding goes on with the last known state).', () => (etcd().reachable ? 1 : 0));
+    gauge('vxlan_user_etcd_leases', 'Remote subnet leases programmed (neighbour, FDB entry, route each).', () => etcd().leases.length);
+    gauge('vxlan_user_etcd_skipped_entries', 'Bad entries in etcd skipped so far (each distinct bad value once).', () => etcd().skipped);
+    gauge('vxlan_user_etcd_relists', 'Full re-lists after a broken watch (an outage, a compaction).', () => etcd().resyncs);
+  }
   mirror('vxlan_user_reloads_total', 'Accepted configuration reloads.', [], (set) => set({}, rt.reloads));
   new Gauge({
     name: 'vxlan_user_info',
     help: 'Constant 1, labelled with the instance configuration.',
-    labelNames: ['vni', 'dstport', 'io_path'],
+    labelNames: ['vni', 'dstport', 'io_path', 'tx_path'],
     registers: [reg],
     collect() {
       this.reset();
-      this.set({ vni: String(rt.config.vni), dstport: String(rt.inst.localPort), io_path: rt.inst.ioPath }, 1);
+      this.set({ vni: String(rt.config.vni), dstport: String(rt.inst.localPort), io_path: rt.inst.ioPath, tx_path: rt.inst.txPath }, 1);
     },
   });
   collectDefaultMetrics({ register: reg, prefix: 'vxlan_user_' });

@@ -5,6 +5,7 @@
  * Each change that needs undoing is recorded in an UndoStack, so a start that fails halfway and a clean stop
  * both leave the host as they found it.
  */
+import { deviceOfAddressIn, type JsonLink } from '../config/iproute-json.js';
 import { spawnSync } from 'node:child_process';
 import { VxlanUserError } from '../config/errors.js';
 
@@ -31,11 +32,6 @@ export function ipOrThrow(args: readonly string[], what: string, code: 'EHOST' |
   return r.stdout;
 }
 
-interface JsonLink {
-  ifname: string;
-  mtu?: number;
-  addr_info?: { local: string; prefixlen: number }[];
-}
 
 /** True when a network device with this name exists in this namespace. */
 export function linkExists(name: string): boolean {
@@ -53,11 +49,7 @@ export function linkMtu(name: string): number | undefined {
 /** The device that holds `address` in this namespace, or undefined. */
 export function deviceOfAddress(address: string): { ifname: string; mtu: number } | undefined {
   const r = ip(['-j', 'addr', 'show']);
-  if (!r.ok) return undefined;
-  for (const l of JSON.parse(r.stdout) as JsonLink[]) {
-    if (l.addr_info?.some((a) => a.local === address)) return { ifname: l.ifname, mtu: l.mtu ?? 1500 };
-  }
-  return undefined;
+  return r.ok ? deviceOfAddressIn(r.stdout, address) : undefined;
 }
 
 /** The device the kernel would use to reach `address`, or undefined when there is no route. */

@@ -20,6 +20,7 @@ import { deviceOfAddress, deviceToward, ip, ipOrThrow, linkExists, linkMtu, Undo
 import { Vtep } from '../../dataplane/vtep.js';
 import { TOS_INHERIT } from '../../dataplane/ecn.js';
 import { Neigh6Table } from '../../dataplane/ndp-proxy.js';
+import { TtlInheritBind } from '../../dataplane/ttl-inherit.js';
 import type { OffloadTap, Platform, QueuedUdpBind, TunableUdpBind, UdpBind, UdpIpOption } from '../../platform/types.js';
 import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN } from '../../wire/virtio-net.js';
 import { macFormat, macParse, macRandomLocal } from '../../wire/mac.js';
@@ -47,8 +48,10 @@ export interface Instance {
   readonly ioPath: string;
   /** Routes installed through the device (cidr → gateway); a reload diffs against it and keeps it current. */
   readonly routes: Map<string, string>;
-  /** Which offloads are live, e.g. "TAP TSO4/TSO6+CSUM on, UDP GSO on, UDP GRO on". */
+  /** Which offloads are live and the TX path, e.g. "TAP TSO4/TSO6+CSUM on, UDP GSO on, UDP GRO on; TX path tap (...)". */
   readonly offloads: string;
+  /** Where TCP super-frames leave: whole through the underlay-side TAP, or segmented onto the UDP socket. */
+  readonly txPath: 'tap' | 'udp';
   readonly startedAt: number;
   /** The `ready:` line printed on stdout. */
   readonly readyLine: string;
@@ -131,7 +134,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
   for (const sock of [...(tunable === undefined ? [] : [tunable]), ...pool, ...dfPool]) {
     const df = cfg.df === undefined ? undefined : cfg.df === 'set' || dfPool.includes(sock) ? 1 : 0;
     const outer: [UdpIpOption, number | undefined][] = [
-      ['ttl', cfg.ttl],
+      // --ttl inherit: per datagram (TtlInheritBind); the socket keeps the route's hop limit for non-IP frames.
+      ['ttl', cfg.ttl === 'inherit' ? undefined : cfg.ttl],
       // The per-datagram IP_TOS control message (ECN, inherit) overrides this; it covers any send without one.
       ['tos', cfg.tos === undefined || cfg.tos === 'inherit' ? undefined : cfg.tos & ~3],
       ['df', df],
@@ -146,6 +150,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
       if (err !== 0) throw new VxlanUserError('EHOST', `cannot set the outer ${what} to ${value} on the UDP socket (errno ${-err})`);
     }
   }
+
 
   // 4. Link.
   const macNum = cfg.mac !== undefined ? macParse(cfg.mac)! : macRandomLocal(randomBytes(6));
@@ -165,7 +170,9 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
   const maxUdpPayload = underlayMtu - (v6 ? 40 : 20) - 8;
   const txPath = openTunnelPath({ cfg, tso: off.tso, v6, underlayDev, slots: udp.destinationSlots, platform }, log, undo);
   const offloads = `${off.summary}; ${txPath.summary}`;
-  const vtep = new Vtep(tap, udp, {
+  // --ttl inherit: every socket the Vtep sends from sets an IP_TTL / IPV6_HOPLIMIT per datagram.
+  const sendVia = (b: UdpBind): UdpBind => (cfg.ttl === 'inherit' ? new TtlInheritBind(b) : b);
+  const vtep = new Vtep(tap, sendVia(udp), {
     vni: cfg.vni,
     ownMac: macNum,
     maxUdpPayload,
@@ -179,10 +186,11 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
     learning: cfg.learning ?? DEFAULT_LEARNING,
     ageing: cfg.ageing ?? DEFAULT_AGEING,
     tos: cfg.tos === 'inherit' ? TOS_INHERIT : cfg.tos ?? 0,
-    srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')),
-    dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')),
+    srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')).map(sendVia),
+    dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')).map(sendVia),
     ...(txPath.tunnel === undefined ? {} : { tunnelTx: txPath.tunnel }),
     ...(cfg.df === undefined ? {} : { df: cfg.df }),
+    ...(cfg.reservedBits === undefined ? {} : { reserved: cfg.reservedBits }),
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
@@ -223,6 +231,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
     ioPath: udp.ioPath,
     routes,
     offloads,
+    txPath: txPath.tunnel === undefined ? 'udp' : 'tap',
     startedAt: Date.now(),
     readyLine,
     stop(): void {

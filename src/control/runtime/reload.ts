@@ -18,6 +18,8 @@ import { parseUpArgs } from '../config/config.js';
 import { VxlanUserError } from '../config/errors.js';
 import { ip } from './host.js';
 import type { Instance, Logger } from './instance.js';
+import type { Notifier } from './notifier.js';
+import type { EtcdShow } from '../ops/control-protocol.js';
 import { replaceFdb, replaceNeigh, type TableContext, type TableDiff } from './tables.js';
 
 /** The live state of one `up` process that the control plane reads and changes. */
@@ -34,6 +36,10 @@ export interface Runtime {
   lastReload: string | undefined;
   /** Where --metrics listens, once it does. */
   metrics: string | undefined;
+  /** systemd, when it supervises us (sd-notify.ts): told RELOADING=1 / READY=1 around each reload. */
+  notify?: Notifier | undefined;
+  /** etcd mode (control/flannel/): what `show` prints about the membership. */
+  membership?: () => EtcdShow;
 }
 
 /** The --config file named in `up`'s arguments, if any. */
@@ -51,7 +57,7 @@ export function configFileOf(argv: readonly string[]): string | undefined {
 /** Fields of UpConfig that a running instance cannot change: the socket, the device and the metrics server. */
 const FIXED: readonly string[] = [
   'vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'addr', 'io', 'offload', 'metrics', 'learning', 'ageing',
-  'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'txPath',
+  'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'txPath', 'reservedBits',
 ];
 
 const show = (v: unknown): string => (v === undefined ? '(unset)' : Array.isArray(v) ? `[${v.join(', ')}]` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
@@ -130,6 +136,15 @@ const diffText = (d: TableDiff): string => `+${d.added} -${d.removed} ~${d.chang
  * VxlanUserError (exit 2) when the reload is refused — the running state is then unchanged.
  */
 export function reload(rt: Runtime): string {
+  rt.notify?.reloading();
+  try {
+    return reloadOnce(rt);
+  } finally {
+    rt.notify?.ready(); // refused or not, the instance runs and serves again
+  }
+}
+
+function reloadOnce(rt: Runtime): string {
   const file = configFileOf(rt.argv);
   const stamp = new Date().toISOString();
   try {

@@ -1,6 +1,7 @@
 /**
  * Live changes to a running VTEP's tables: the FDB (`bridge fdb add|append|replace|del`), the static
- * neighbours answered by proxy-ARP (`ip neigh add|replace|del`), and a whole-table replacement for a reload.
+ * neighbours answered by proxy-ARP and the NDP proxy (`ip neigh add|replace|del`, IPv4 and IPv6), and a
+ * whole-table replacement for a reload.
  *
  * Atomicity: the dataplane runs in event-loop callbacks, one batch at a time, and every function here is
  * synchronous, so no batch ever runs in the middle of a change. On top of that each FDB entry is published
@@ -16,6 +17,7 @@ import type { FdbAction, FdbRow, NeighAction, NeighRow } from '../ops/control-pr
 import { VxlanUserError } from '../config/errors.js';
 import { MAC_ZERO } from '../../dataplane/fdb.js';
 import type { Vtep } from '../../dataplane/vtep.js';
+import { Neigh6Table } from '../../dataplane/ndp-proxy.js';
 import { macFormat } from '../../wire/mac.js';
 import { ipv4AddrFormat, ipv4AddrParse } from '../../wire/ipv4.js';
 import {
@@ -25,6 +27,7 @@ import {
   neighbourOffLink,
   parseFdbCommand,
   parseNeighCommand,
+  type NeighCommandRow,
   PEER_IS_SELF,
   type Ip,
 } from '../config/grammar.js';
@@ -140,10 +143,16 @@ export interface NeighChange {
   readonly lladdr?: string;
 }
 
+/**
+ * Applies one `neigh` command: IPv4 entries are answered by proxy-ARP (the `neigh` map), IPv6 ones by the NDP
+ * proxy (the Neigh6Table, rebuilt aside and swapped whole, like the map).
+ */
 export function applyNeighChange(ctx: TableContext, c: NeighChange): string {
-  // The same grammar the client checked with (cli/ctl.ts), then the config's rules against this instance's --addr.
+  // IPv6 entries: the NDP proxy's table. IPv4: the same grammar the client checked with (cli/ctl.ts), then the
+  // config's rules against this instance's --addr.
   const parsed = parseNeighCommand(c);
   if (typeof parsed === 'string') refuse(parsed);
+  if (parsed.ip.family === 6) return applyNeigh6Change(ctx, c.action, parsed);
   const ipText = parsed.ip.text;
   const ip = ipv4AddrParse(ipText)!;
   const cur = ctx.vtep.neigh;
@@ -170,10 +179,33 @@ export function applyNeighChange(ctx: TableContext, c: NeighChange): string {
   return `${c.action === 'add' ? 'added' : 'replaced'} ${ipText} lladdr ${macFormat(mac)}`;
 }
 
+function applyNeigh6Change(ctx: TableContext, action: NeighAction, parsed: NeighCommandRow): string {
+  const ipText = parsed.ip.text;
+  const entries = ctx.vtep.neigh6.entries();
+  const at = entries.findIndex(([ip]) => ip === ipText);
+  if (action === 'del') {
+    if (at < 0) refuse(`no neighbour entry for ${ipText}`);
+    entries.splice(at, 1);
+    ctx.vtep.neigh6 = new Neigh6Table(entries);
+    return `deleted ${ipText}`;
+  }
+  if (parsed.lladdr === undefined) refuse(`neigh ${action} needs 'lladdr MAC'`);
+  const mac = parsed.lladdr.macNum;
+  if (action === 'add' && at >= 0)
+    refuse(`a neighbour entry for ${ipText} already exists (lladdr ${macFormat(entries[at]![1])}): use 'neigh replace'`);
+  if (at >= 0) entries[at] = [ipText, mac];
+  else entries.push([ipText, mac]);
+  ctx.vtep.neigh6 = new Neigh6Table(entries);
+  return `${action === 'add' ? 'added' : 'replaced'} ${ipText} lladdr ${macFormat(mac)}`;
+}
+
+/** IPv4 neighbours by address, then IPv6 ones in the order they were added (as `ip neigh show` lists families). */
 export function neighRows(ctx: TableContext): NeighRow[] {
-  return [...ctx.vtep.neigh.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([ip, mac]) => ({ dst: ipv4AddrFormat(ip), lladdr: macFormat(mac), state: ['PERMANENT'] as const }));
+  const row = (dst: string, mac: number): NeighRow => ({ dst, lladdr: macFormat(mac), state: ['PERMANENT'] as const });
+  return [
+    ...[...ctx.vtep.neigh.entries()].sort((a, b) => a[0] - b[0]).map(([ip, mac]) => row(ipv4AddrFormat(ip), mac)),
+    ...ctx.vtep.neigh6.entries().map(([ip, mac]) => row(ip, mac)),
+  ];
 }
 
 // ───────────────────────────────────────────────── whole tables ─────────────────────────────────────────────────
@@ -227,14 +259,14 @@ export function replaceFdb(ctx: TableContext, remote: readonly string[], fdb: re
   return { added, removed, changed };
 }
 
-/** Replaces the neighbour table with `neigh` (IPv4 entries; proxy-ARP answers IPv4 only), in one swap. */
+/**
+ * Replaces the neighbour tables with `neigh` — IPv4 entries for proxy-ARP, IPv6 ones for the NDP proxy — each
+ * in one swap.
+ */
 export function replaceNeigh(ctx: TableContext, neigh: readonly NeighSpec[]): TableDiff {
-  const next = new Map<number, number>();
-  for (const n of neigh) {
-    const a = ipv4AddrParse(n.ip);
-    if (a !== undefined) next.set(a, n.macNum);
-  }
-  const cur = ctx.vtep.neigh;
+  const next = new Map<number | string, number>();
+  for (const n of neigh) next.set(ipv4AddrParse(n.ip) ?? n.ip, n.macNum); // IPv6 keyed by canonical text
+  const cur = new Map<number | string, number>([...ctx.vtep.neigh, ...ctx.vtep.neigh6.entries()]);
   let added = 0;
   let removed = 0;
   let changed = 0;
@@ -244,6 +276,13 @@ export function replaceNeigh(ctx: TableContext, neigh: readonly NeighSpec[]): Ta
     else if (old !== mac) changed++;
   }
   for (const ip of cur.keys()) if (!next.has(ip)) removed++;
-  ctx.vtep.neigh = next;
+  const v4 = new Map<number, number>();
+  const v6: [string, number][] = [];
+  for (const [ip, mac] of next) {
+    if (typeof ip === 'number') v4.set(ip, mac);
+    else v6.push([ip, mac]);
+  }
+  ctx.vtep.neigh = v4;
+  ctx.vtep.neigh6 = new Neigh6Table(v6);
   return { added, removed, changed };
 }

@@ -97,9 +97,8 @@ export function openTunnelPath(input: TunnelPathInput, log: (l: string) => void,
   ipOrThrow(['link', 'set', 'dev', name, 'arp', 'off', 'up'], `cannot bring ${name} up`);
   const mac = macParse(readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim())!;
   const local = input.cfg.local ?? firstIpv4(input.underlayDev!)!;
-  const tunnel = new TunnelTx({ tap, tapMac: mac, local, ttl: input.cfg.ttl ?? defaultTtl(), udpCsum: csum }, input.slots);
-  log(`--tx-path: TCP super-frames leave whole through ${name} (UDP-tunnel GSO; forwarded by the host from ${local})`);
-  return { tunnel, summary: `TX path tap (${name}: whole super-packets, UDP-tunnel GSO)` };
+  const tunnel = new TunnelTx({ tap, tapMac: mac, local, ttl: typeof input.cfg.ttl === 'number' ? input.cfg.ttl : defaultTtl(), udpCsum: csum }, input.slots);
+  return { tunnel, summary: `TX path tap (${name}: whole super-packets, UDP-tunnel GSO, forwarded by the host from ${local})` };
 }
 
 function fallback(mode: 'auto' | 'tap', why: string): TunnelPath {
@@ -115,6 +114,7 @@ function unavailable(i: TunnelPathInput): string | undefined {
   if (i.v6) return 'IPv6 underlay (IPv6 forwarding is namespace-wide, conf.all.forwarding, which vxlan-user does not change)';
   const local = c.local ?? (i.underlayDev !== undefined ? firstIpv4(i.underlayDev) : undefined);
   if (local === undefined || !isIPv4(local)) return 'no IPv4 --local address (give --local or --dev)';
+  if (c.ttl === 'inherit') return '--ttl inherit (the tunnel path writes one TTL per super-packet, not the inner one yet)';
   const ttl = c.ttl ?? defaultTtl();
   if (ttl >= 255) return `--ttl ${ttl}: forwarding through the host takes one off, and 256 cannot be written`;
   if (linkExists(tunnelTapName(c.name))) return `a device named ${tunnelTapName(c.name)} already exists`;

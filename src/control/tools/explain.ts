@@ -63,8 +63,8 @@ export interface ExplainOuter {
   /** Outer source IP: --local, or undefined when the socket is bound to the wildcard (the host's route picks). */
   readonly src?: string;
   readonly dst: string;
-  /** --ttl, or undefined: the route's (net.ipv4.ip_default_ttl, normally 64). */
-  readonly ttl?: number;
+  /** --ttl, or undefined: the route's (net.ipv4.ip_default_ttl, normally 64); inherit: the inner packet's. */
+  readonly ttl?: number | 'inherit';
   /** --tos N, 'inherit', or 0; the ECN bits come from the inner packet. */
   readonly tos: number | 'inherit';
   readonly df: 'set' | 'unset' | 'inherit';
@@ -334,7 +334,7 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
         }, destination port ${o.dstPort}, checksum ${o.udpChecksum ? 'on' : 'zero'}`,
       );
       out.push(
-        `outer      IPv${o.family} ${o.src ?? '(source chosen by the host route to ' + o.dst + ': the socket is bound to the wildcard)'} > ${o.dst}, proto UDP (17), ttl ${o.ttl ?? '64 (the route default)'}, tos ${o.tos === 'inherit' ? 'inherit' : `0x${o.tos.toString(16)}`} (ECN from the inner packet), DF ${o.df}`,
+        `outer      IPv${o.family} ${o.src ?? '(source chosen by the host route to ' + o.dst + ': the socket is bound to the wildcard)'} > ${o.dst}, proto UDP (17), ttl ${o.ttl === 'inherit' ? "inherit (the inner packet's; 64 for non-IP)" : o.ttl ?? '64 (the route default)'}, tos ${o.tos === 'inherit' ? 'inherit' : `0x${o.tos.toString(16)}`} (ECN from the inner packet), DF ${o.df}`,
       );
       out.push(`vxlan      flags 0x08 [I] vni ${o.vni}: ${o.vxlanHex}`);
       out.push(`inner      ${o.innerSrc ?? `${dev}'s MAC`} > ${o.innerDst}: the frame as the kernel wrote it to ${dev}, unchanged`);

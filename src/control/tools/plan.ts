@@ -9,21 +9,87 @@
  */
 import type { UpConfig } from '../config/config-types.js';
 import type { Overlay, OverlayNode } from '../config/overlay.js';
-import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from '../config/defaults.js';
+import { DEFAULT_AGEING, VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from '../config/defaults.js';
+import { deviceOfAddressIn, linkMtuIn } from '../config/iproute-json.js';
+import { vxlanReservedFormat } from '../../wire/vxlan.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
+/** True when the node's underlay is IPv6 (its --local, else its first peer). */
+export function underlayIsIPv6(cfg: UpConfig): boolean {
+  return (cfg.local ?? cfg.fdb[0]?.ip ?? cfg.remote[0] ?? '').includes(':');
+}
+
+/**
+ * The underlay as the plan sees it: the device that carries the tunnel and its MTU, when known. The kernel
+ * device needs both spelled out: without `dev` it still works, but without `mtu` it stays at 1500 and its
+ * outer packets fragment on a 1500-byte underlay (vxlan-user derives its MTU at start instead).
+ */
+export interface KernelUnderlay {
+  /** `dev` for `ip link add`: --dev, or the device that holds --local; undefined = not known here. */
+  readonly dev?: string;
+  /** That device's MTU; undefined = not known (1500 is assumed). */
+  readonly mtu?: number;
+}
+
+/** `--local`'s device in `ip -j addr show` output from the node (its MTU too), unless --dev names one. */
+export function underlayFromAddrs(cfg: UpConfig, ipAddrJson: string | undefined): KernelUnderlay {
+  if (ipAddrJson === undefined) return cfg.dev === undefined ? {} : { dev: cfg.dev };
+  const dev = cfg.dev ?? (cfg.local === undefined ? undefined : deviceOfAddressIn(ipAddrJson, cfg.local)?.ifname);
+  if (dev === undefined) return {};
+  const mtu = linkMtuIn(ipAddrJson, dev);
+  return mtu === undefined ? { dev } : { dev, mtu };
+}
+
+/** The overlay MTU the kernel device gets: --mtu, else the underlay MTU (1500 when unknown) − 50 / − 70. */
+export function kernelMtu(cfg: UpConfig, underlay: KernelUnderlay): number {
+  return cfg.mtu ?? (underlay.mtu ?? 1500) - (underlayIsIPv6(cfg) ? VXLAN_OVERHEAD_IPV6 : VXLAN_OVERHEAD_IPV4);
+}
+
+/**
+ * The `ip link add ... type vxlan` options for every vxlan-user option that has a kernel equivalent.
+ * Defaults that differ between the two (learning) or that a reader would otherwise have to look up (ageing,
+ * checksums) are written out.
+ */
+function vxlanOptions(cfg: UpConfig, underlay: KernelUnderlay): string[] {
+  const o = ['id', String(cfg.vni), 'dstport', String(cfg.dstport)];
+  if (cfg.local !== undefined) o.push('local', cfg.local);
+  if (underlay.dev !== undefined) o.push('dev', underlay.dev);
+  // The kernel's srcport MAX is exclusive (vxlan_src_port), ours inclusive; 65535 cannot be written as 65536.
+  if (cfg.srcport !== undefined) o.push('srcport', String(cfg.srcport.min), String(Math.min(cfg.srcport.max + 1, 65535)));
+  if (cfg.ttl !== undefined) o.push('ttl', String(cfg.ttl));
+  // iproute2 reads `tos` in hex (rtnl_dsfield_a2n); --tos is decimal.
+  if (cfg.tos !== undefined) o.push('tos', cfg.tos === 'inherit' ? 'inherit' : `0x${cfg.tos.toString(16).padStart(2, '0')}`);
+  if (cfg.df !== undefined) o.push('df', cfg.df);
+  o.push(cfg.learning === true ? 'learning' : 'nolearning', 'ageing', String(cfg.ageing ?? DEFAULT_AGEING));
+  if (underlayIsIPv6(cfg)) o.push(cfg.udp6zerocsumtx === true ? 'udp6zerocsumtx' : 'noudp6zerocsumtx', cfg.udp6zerocsumrx === true ? 'udp6zerocsumrx' : 'noudp6zerocsumrx');
+  else o.push(cfg.udpcsum === false ? 'noudpcsum' : 'udpcsum');
+  // Only when not the default: iproute2 before 6.14 does not know the word (the script would stop there).
+  if (cfg.reservedBits !== undefined) o.push('reserved_bits', vxlanReservedFormat(cfg.reservedBits.hi, cfg.reservedBits.lo));
+  return o;
+}
+
+/** The options set in `cfg` that the kernel's vxlan device has no equivalent for, each with what it does. */
+export function optionsWithoutKernelEquivalent(cfg: UpConfig): string[] {
+  const out: string[] = [];
+  if (cfg.peersOnly === true) out.push('--peers-only (the kernel accepts VXLAN from any host; a firewall rule on the UDP port does it)');
+  if (cfg.srcport !== undefined && cfg.srcport.max === 65535) out.push('--srcport ...-65535 (the kernel cannot include port 65535: written as MAX 65535, exclusive)');
+  if (cfg.offload === 'off') out.push('--offload off');
+  if (cfg.io === 'dgram') out.push('--io dgram');
+  if (cfg.metrics !== undefined) out.push('--metrics');
+  if (cfg.trace === true) out.push('--trace');
+  if (cfg.pcap !== undefined) out.push('--pcap');
+  return out;
+}
+
 /** The kernel's vxlan device for `cfg`, as argv arrays (run without a shell) in apply order. */
-export function kernelCommands(cfg: UpConfig): string[][] {
+export function kernelCommands(cfg: UpConfig, underlay: KernelUnderlay = {}): string[][] {
   const dev = cfg.name;
   const cmds: string[][] = [];
-  const add = ['ip', 'link', 'add', dev, 'type', 'vxlan', 'id', String(cfg.vni), 'dstport', String(cfg.dstport)];
-  if (cfg.local !== undefined) add.push('local', cfg.local);
-  if (cfg.dev !== undefined) add.push('dev', cfg.dev);
-  add.push('nolearning');
-  cmds.push(add);
-  if (cfg.mac !== undefined) cmds.push(['ip', 'link', 'set', 'dev', dev, 'address', cfg.mac]);
-  if (cfg.mtu !== undefined) cmds.push(['ip', 'link', 'set', 'dev', dev, 'mtu', String(cfg.mtu)]);
+  cmds.push(['ip', 'link', 'add', dev, 'type', 'vxlan', ...vxlanOptions(cfg, underlay)]);
+  const set = ['ip', 'link', 'set', 'dev', dev];
+  if (cfg.mac !== undefined) set.push('address', cfg.mac);
+  cmds.push([...set, 'mtu', String(kernelMtu(cfg, underlay))]);
   for (const a of cfg.addr) cmds.push(['ip', 'addr', 'add', a, 'dev', dev]);
   cmds.push(['ip', 'link', 'set', 'dev', dev, 'up']);
   for (const n of cfg.neigh) cmds.push(['ip', 'neigh', 'replace', n.ip, 'lladdr', n.mac, 'dev', dev, 'nud', 'permanent']);
@@ -43,10 +109,22 @@ export function shellWord(w: string): string {
   return /^[A-Za-z0-9_.:/=@%+,-]+$/.test(w) ? w : `'${w.replaceAll("'", "'\\''")}'`;
 }
 
-/** `kernelCommands` as a shell script, with a header comment and the undo line. */
-export function formatKernelScript(cfg: UpConfig, title: string): string {
+/**
+ * `kernelCommands` as a shell script, with a header comment, the undo line, the options the kernel has no
+ * equivalent for, and how `dev`/`mtu` were found when they were not.
+ */
+export function formatKernelScript(cfg: UpConfig, title: string, underlay: KernelUnderlay = {}): string {
   const lines = [`# ${title}`, `# the kernel's vxlan device, iproute2 only; undo with: ip link del ${cfg.name}`];
-  for (const c of kernelCommands(cfg)) lines.push(c.map(shellWord).join(' '));
+  const none = optionsWithoutKernelEquivalent(cfg);
+  if (none.length > 0) lines.push(`# no kernel equivalent: ${none.join(', ')}`);
+  if (underlay.dev === undefined) {
+    lines.push(
+      `# no dev: ${cfg.local === undefined ? 'no --local or --dev given' : `${cfg.local} is not an address of this host`}, so the kernel picks the device by route`,
+    );
+  }
+  if (cfg.reservedBits !== undefined) lines.push('# reserved_bits needs Linux and iproute2 6.14 or later');
+  if (cfg.mtu === undefined && underlay.mtu === undefined) lines.push(`# mtu ${kernelMtu(cfg, underlay)} assumes a 1500-byte underlay (give --mtu or --dev to change it)`);
+  for (const c of kernelCommands(cfg, underlay)) lines.push(c.map(shellWord).join(' '));
   return `${lines.join('\n')}\n`;
 }
 
@@ -62,6 +140,7 @@ export function upFlags(cfg: UpConfig): string[] {
   for (const f of cfg.fdb) a.push('--fdb', `${f.mac}=${f.ip.includes(':') ? `[${f.ip}]` : f.ip}${f.port !== undefined ? `:${f.port}` : ''}`);
   for (const n of cfg.neigh) a.push('--neigh', `${n.ip}=${n.mac}`);
   for (const r of cfg.route) a.push('--route', `${r.cidr}=${r.gateway}`);
+  if (cfg.reservedBits !== undefined) a.push('--reserved-bits', vxlanReservedFormat(cfg.reservedBits.hi, cfg.reservedBits.lo));
   return a;
 }
 
@@ -88,11 +167,11 @@ export function formatPlan(cfg: UpConfig, ov?: Overlay, self?: OverlayNode): str
   if (self !== undefined && ov !== undefined) {
     out.push(`${nodeLabel(self)}: node ${self.index + 1} of ${ov.nodes.length} in ${ov.file} (overlay ${ov.subnet})`, '');
   }
-  const v6 = (cfg.local ?? cfg.fdb[0]?.ip ?? cfg.remote[0] ?? '').includes(':');
-  const overhead = v6 ? VXLAN_OVERHEAD_IPV6 : VXLAN_OVERHEAD_IPV4;
+  const overhead = underlayIsIPv6(cfg) ? VXLAN_OVERHEAD_IPV6 : VXLAN_OVERHEAD_IPV4;
   out.push(`device   ${cfg.name}: a TAP device, MAC ${cfg.mac ?? 'random (locally administered)'}, MTU ${cfg.mtu ?? `underlay MTU - ${overhead} (${1500 - overhead} on a 1500-byte underlay)`}`);
   out.push(`address  ${cfg.addr.length > 0 ? cfg.addr.join(', ') : '(none)'}`);
   out.push(`tunnel   VNI ${cfg.vni}, UDP port ${cfg.dstport}, underlay ${cfg.local ?? 'wildcard'}${cfg.dev !== undefined ? ` on ${cfg.dev}` : ''}`);
+  if (cfg.reservedBits !== undefined) out.push(`header   reserved_bits ${vxlanReservedFormat(cfg.reservedBits.hi, cfg.reservedBits.lo)} (bits a datagram must have clear)`);
   out.push('', `neighbours: ${cfg.neigh.length} (ARP for these is answered on the TAP by vxlan-user: proxy-ARP)`);
   out.push(...table(cfg.neigh.map((n) => [n.ip, 'is-at', n.mac, nodeLabel(nodeByValue(ov, n.ip))])));
   out.push('', `fdb: ${cfg.fdb.length} (inner destination MAC -> underlay IP:port)`);

@@ -37,8 +37,15 @@ export interface NativeAddon {
     result: Int32Array,
     gso?: Uint16Array,
     tos?: Uint8Array,
+    ttl?: Uint8Array,
   ): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
+  /** SO_PEERCRED of a connected Unix stream socket: [pid, uid, gid] as seen from our namespaces (pid 0: not visible). */
+  peerCred(fd: number): [number, number, number];
+  /** The user namespace owning the namespace at `path`, then its visible ancestors, each as [st_dev, st_ino]. */
+  nsOwnerChain(path: string): [number, number][];
+  /** One datagram to a Unix socket path (a leading '@' = abstract); returns the bytes sent. */
+  unixDgramSend(path: string, message: string): number;
   constants: {
     UV_READABLE: number;
     UV_WRITABLE: number;

@@ -37,8 +37,8 @@ export class NativeUdpBind extends PolledFd implements TunableUdpBind {
     return native().recvBatch(this.fd, buf, offsets, maxLen, count, lens, addrs, gro, tos);
   }
 
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number {
-    return native().sendBatch(this.fd, buf, offsets, lens, this.table, dest, count, result, gso, tos);
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array, ttl?: Uint8Array): number {
+    return native().sendBatch(this.fd, buf, offsets, lens, this.table, dest, count, result, gso, tos, ttl);
   }
 
   enableOffload(what: 'gso' | 'gro'): boolean {
