@@ -222,7 +222,7 @@ async function fdbCmd(argv: readonly string[]): Promise<number> {
   const [mac, ...kw] = rest;
   if (mac === undefined) throw new UsageError(`fdb ${verb} needs a MAC address; see 'vxlan-user fdb --help'`);
   const kv = keywords(kw, ['dst', 'port', 'vni'], ['self', 'permanent', 'static'], 'fdb');
-  // The instance's own grammar (control/grammar.ts), here too: a bad value exits 2 with the instance's
+  // The instance's own grammar (control/config/grammar.ts), here too: a bad value exits 2 with the instance's
   // sentence, whether or not the instance runs.
   const row = parseFdbCommand({ mac, dst: kv.get('dst'), port: kv.get('port'), vni: kv.get('vni') });
   if (typeof row === 'string') throw new ConfigError(row);

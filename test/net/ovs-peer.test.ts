@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netTestGate, type Topology } from '../../src/testbed/index.js';
-import { capture } from './capture.js';
+import { capture } from './probes.js';
 import { N1, N2 } from './seed-nodes.js';
 import { assertBuilt, NetSession, type RunningVtep } from './vtep-process.js';
 

@@ -6,7 +6,7 @@
 // ECN as INET_ECN_encapsulate; non-IP: TOS 0, TTL 64 with inherit).
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { netTestGate, type Topology } from '../../src/testbed/index.js';
-import { capture, underlay6 } from './capture.js';
+import { capture, underlay6 } from './probes.js';
 import { N1, N2, type SeedNode } from './seed-nodes.js';
 import { assertBuilt, NetSession } from './vtep-process.js';
 

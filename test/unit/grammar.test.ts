@@ -1,4 +1,4 @@
-// One text grammar (control/grammar.ts): every input below goes through every entry point that reads its
+// One text grammar (control/config/grammar.ts): every input below goes through every entry point that reads its
 // kind of value — `up` flags, a config file, the whole-overlay file, `plan`, `explain`, the control command on
 // the client (no instance running) and the table change inside an instance — and must get the same verdict
 // and, when refused, the same sentence after the subject (`--mac X`, `mac X in F`, `nodes[0] (a) mac X`,
