@@ -11,7 +11,7 @@ _vxlan_user() {
     --config|--pcap) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   case ${COMP_WORDS[1]} in
-    up) words="--addr --ageing --config --dev --df --dstport --fdb --io --learning --local --mac --metrics --mtu --name --neigh --node --noudpcsum --offload --pcap --peers-only --quiet --remote --route --srcport --tos --trace --ttl --udp6zerocsumrx --udp6zerocsumtx --udpcsum --vni --help" ;;
+    up) words="--addr --ageing --config --dev --df --dstport --fdb --io --learning --local --mac --metrics --mtu --name --neigh --node --noudpcsum --offload --pcap --peers-only --quiet --remote --route --srcport --tos --trace --ttl --tx-path --udp6zerocsumrx --udp6zerocsumtx --udpcsum --vni --help" ;;
     demo) words="down --config --keep --kernel --prefix --help" ;;
     plan) words="--all --as-kernel --config --node --help" ;;
     explain) words="--config --json --node --help" ;;

@@ -100,6 +100,16 @@ Napi::Value TapSetOffload(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
+// tapSetVnetHdrSize(fd, size): TUNSETVNETHDRSZ. 24 = struct virtio_net_hdr_v1_hash_tunnel, which the UDP-tunnel
+// GSO send path needs (Linux >= 6.17). Returns 0 or -errno.
+Napi::Value TapSetVnetHdrSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int sz = info[1].As<Napi::Number>().Int32Value();
+  if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, 0);
+}
+
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   if (fd >= 0) close(fd);
@@ -663,6 +673,7 @@ Napi::Value UnixDgramSend(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tapOpen", Napi::Function::New(env, TapOpen));
   exports.Set("tapSetOffload", Napi::Function::New(env, TapSetOffload));
+  exports.Set("tapSetVnetHdrSize", Napi::Function::New(env, TapSetVnetHdrSize));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("readBatch", Napi::Function::New(env, ReadBatch));
   exports.Set("writeFrame", Napi::Function::New(env, WriteFrame));

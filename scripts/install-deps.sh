@@ -10,6 +10,8 @@
 #                          setpriv, nsenter              util-linux
 #                          iperf3, tcpdump, tshark,      iperf3, tcpdump, tshark, socat
 #                          socat
+#                          ethtool                       ethtool (tests force software segmentation on a veth)
+#                          nft                           nftables (a test sets a FORWARD drop policy in a test namespace)
 #   npm ci (node-gyp)      make, g++, python3            make, g++, python3
 #   systemd unit check     systemd-analyze               systemd
 #   man page check         man                           man-db
@@ -26,7 +28,7 @@ declare -A PKG_OF=(
   [ping]=iputils-ping
   [sysctl]=procps [ps]=procps [pgrep]=procps
   [setpriv]=util-linux [nsenter]=util-linux
-  [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat
+  [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat [ethtool]=ethtool [nft]=nftables
   [make]=make [g++]=g++ [python3]=python3
   [systemd-analyze]=systemd [man]=man-db [scapy]=python3-scapy
   [rsvg-convert]=librsvg2-bin

@@ -7,7 +7,7 @@
  * refused change, 4 permission denied (a change without CAP_NET_ADMIN; reads are open to every local user).
  */
 import { connect, type Socket } from 'node:net';
-import { DEFAULT_NAME, PORT_MAX, PORT_MIN, VNI_MAX, VNI_MIN } from '../control/defaults.js';
+import { DEFAULT_NAME } from '../control/config/defaults.js';
 import {
   controlSocketPath,
   encodeLine,
@@ -24,8 +24,9 @@ import {
   type Request,
   type Response,
   type ShowData,
-} from '../control/control-protocol.js';
-import { UsageError, VxlanUserError } from '../control/errors.js';
+} from '../control/ops/control-protocol.js';
+import { ConfigError, UsageError, VxlanUserError } from '../control/config/errors.js';
+import { parseFdbCommand, parseNeighCommand } from '../control/config/grammar.js';
 import { COUNTER_NAMES, DROP_REASONS } from '../dataplane/counters.js';
 
 export const CTL_COMMANDS = ['fdb', 'neigh', 'stats', 'show', 'reload', 'down'] as const;
@@ -220,15 +221,18 @@ async function fdbCmd(argv: readonly string[]): Promise<number> {
   const [mac, ...kw] = rest;
   if (mac === undefined) throw new UsageError(`fdb ${verb} needs a MAC address; see 'vxlan-user fdb --help'`);
   const kv = keywords(kw, ['dst', 'port', 'vni'], ['self', 'permanent', 'static'], 'fdb');
-  const dst = kv.get('dst');
-  if (dst === undefined && verb !== 'del') throw new UsageError(`fdb ${verb} needs 'dst IP' (the peer's underlay address)`);
+  // The instance's own grammar (control/grammar.ts), here too: a bad value exits 2 with the instance's
+  // sentence, whether or not the instance runs.
+  const row = parseFdbCommand({ mac, dst: kv.get('dst'), port: kv.get('port'), vni: kv.get('vni') });
+  if (typeof row === 'string') throw new ConfigError(row);
+  if (row.dst === undefined && verb !== 'del') throw new UsageError(`fdb ${verb} needs 'dst IP' (the peer's underlay address)`);
   const req: Request = {
     op: 'fdb',
     action: verb as FdbAction,
-    mac,
-    ...(dst === undefined ? {} : { dst }),
-    ...(kv.has('port') ? { port: intArg(kv.get('port'), 'port', PORT_MIN, PORT_MAX, 'fdb') } : {}),
-    ...(kv.has('vni') ? { vni: intArg(kv.get('vni'), 'vni', VNI_MIN, VNI_MAX, 'fdb') } : {}),
+    mac: row.mac.mac,
+    ...(row.dst === undefined ? {} : { dst: row.dst.text }),
+    ...(row.port === undefined ? {} : { port: row.port }),
+    ...(row.vni === undefined ? {} : { vni: row.vni }),
   };
   await call(a.name, req);
   return 0;
@@ -243,9 +247,10 @@ async function neighCmd(argv: readonly string[]): Promise<number> {
   const [ip, ...kw] = rest;
   if (ip === undefined) throw new UsageError(`neigh ${verb} needs an IP address; see 'vxlan-user neigh --help'`);
   const kv = keywords(kw, ['lladdr'], ['proxy'], 'neigh');
-  const lladdr = kv.get('lladdr');
-  if (lladdr === undefined && verb !== 'del') throw new UsageError(`neigh ${verb} needs 'lladdr MAC'`);
-  await call(a.name, { op: 'neigh', action: verb as NeighAction, ip, ...(lladdr === undefined ? {} : { lladdr }) });
+  const row = parseNeighCommand({ ip, lladdr: kv.get('lladdr') });
+  if (typeof row === 'string') throw new ConfigError(row);
+  if (row.lladdr === undefined && verb !== 'del') throw new UsageError(`neigh ${verb} needs 'lladdr MAC'`);
+  await call(a.name, { op: 'neigh', action: verb as NeighAction, ip: row.ip.text, ...(row.lladdr === undefined ? {} : { lladdr: row.lladdr.mac }) });
   return 0;
 }
 
@@ -377,6 +382,8 @@ vxlan device. 00:00:00:00:00:00 is the default-destination entry (flooding).
   del       the whole entry, or only the destination given          kernel: bridge fdb del
   show      one line per destination, like 'bridge fdb show dev IFNAME'
 The words 'self', 'permanent' and 'static' are accepted and ignored (every entry is static).
+MAC, IP, port and VNI are read as 'up --fdb' reads them (docs/config.md); a malformed one exits 2
+before the instance is asked. A group MAC and this node's own --local are refused, as in the config.
 ${NAME_OPT}
 Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change, 4 permission denied
 (changes need CAP_NET_ADMIN over the instance's network namespace; show is open to all).`,
@@ -387,6 +394,9 @@ Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change, 4 permissio
 Changes the static neighbours a running vxlan-user answers ARP for locally (proxy-ARP), as
 'ip neigh add IP lladdr MAC nud permanent' does on the kernel's vxlan device. IPv4 only.
   add is refused (exit 2) when the IP has an entry; replace creates or overwrites.
+IP and MAC are read as 'up --neigh' reads them (docs/config.md); a malformed one exits 2 before the
+instance is asked. As in the config, IP must lie in one of the instance's --addr subnets and not
+be one of its own addresses.
 ${NAME_OPT}`,
   stats: `Usage: vxlan-user stats [--json] [--watch [--interval S] [--count N]] [--name IFNAME]
 

@@ -4,8 +4,8 @@
  * the completion offers the commands of `vxlan-user --help` and the options each command's help names.
  * `npm run docs:gen` writes both files; test/unit/docs.test.ts fails when the committed ones are stale.
  */
-import { formatMainHelp, formatUpHelp } from '../control/help.js';
-import { FDB_ACTIONS, NEIGH_ACTIONS } from '../control/control-protocol.js';
+import { formatMainHelp, formatUpHelp } from '../control/config/help.js';
+import { FDB_ACTIONS, NEIGH_ACTIONS } from '../control/ops/control-protocol.js';
 import { HELP } from './ctl.js';
 import { DEMO_HELP } from './demo.js';
 import { EXPLAIN_HELP } from './explain.js';

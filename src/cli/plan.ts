@@ -4,11 +4,11 @@
  *   --as-kernel  print the equivalent iproute2 commands for the kernel's vxlan device instead;
  *   --all        every node of a whole-overlay file, one after the other.
  */
-import { parseUpArgs } from '../control/config.js';
-import type { UpConfig } from '../control/config-types.js';
-import { UsageError } from '../control/errors.js';
-import { loadOverlay, selectNode, type Overlay, type OverlayNode } from '../control/overlay.js';
-import { formatKernelScript, formatPlan, nodeLabel } from '../control/plan.js';
+import { loadOverlay, parseUpArgs } from '../control/config/config.js';
+import type { UpConfig } from '../control/config/config-types.js';
+import { UsageError } from '../control/config/errors.js';
+import { selectNode, type Overlay, type OverlayNode } from '../control/config/overlay.js';
+import { formatKernelScript, formatPlan, nodeLabel } from '../control/tools/plan.js';
 
 export const PLAN_HELP = `Usage: vxlan-user plan --config FILE [--node NAME] [--as-kernel] [--all] [up options]
 

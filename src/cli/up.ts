@@ -4,14 +4,31 @@
  * stdout carries exactly one line, `ready: ...`, printed once the TAP is up with its MAC, addresses and MTU,
  * the UDP socket is bound and the routes are installed. Everything else (logs, counters) goes to stderr.
  * SIGUSR1 prints the counters as one JSON line on stderr; so does the stop.
+ *
+ * This is the composition root: the one place that picks the platform (Linux TAP, native or dgram UDP) and
+ * hands it to the runtime, which only knows the interfaces of platform/types.ts.
  */
-import { parseUpArgs } from '../control/config.js';
-import { formatUpHelp } from '../control/help.js';
-import { startInstance, type Instance } from '../control/instance.js';
-import { startOperations, type Operations } from '../control/control-server.js';
-import { reload } from '../control/reload.js';
-import { SdNotify } from '../control/sd-notify.js';
+import { parseUpArgs } from '../control/config/config.js';
+import { formatUpHelp } from '../control/config/help.js';
+import { startInstance, type Instance } from '../control/runtime/instance.js';
+import { startOperations, type Operations } from '../control/ops/control-server.js';
+import { reload } from '../control/runtime/reload.js';
+import { SdNotify } from '../control/ops/sd-notify.js';
 import { installObservers } from './observe.js';
+import { LinuxTap } from '../platform/linux/tap.js';
+import { LINUX_PEER_CREDENTIALS, unixDgramSend } from '../platform/linux/peer.js';
+import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
+import { NativeUdpBind } from '../platform/linux/udp-native.js';
+import type { Platform } from '../platform/types.js';
+import { FakeTap, FakeUdpBind } from '../platform/fake/fake.js';
+import { warmUp } from '../dataplane/warmup.js';
+
+/** The Linux devices and sockets (over the native addon; node:dgram for --io dgram). */
+const LINUX: Platform = {
+  openTap: (name, opts) => new LinuxTap(name, opts),
+  openUdp: (o) => new NativeUdpBind(o),
+  openDgramUdp: (o) => DgramUdpBind.open(o),
+};
 
 /** Resolves with -1: the process keeps running; the exit happens from the signal handler. */
 export async function runUp(argv: string[]): Promise<number> {
@@ -22,7 +39,7 @@ export async function runUp(argv: string[]): Promise<number> {
   }
   const log = config.quiet ? () => {} : (line: string) => process.stderr.write(`vxlan-user: ${line}\n`);
   // Under systemd (Type=notify): READY/RELOADING/STOPPING/WATCHDOG from this process (sd-notify.ts).
-  const notify = SdNotify.fromEnv(process.env, log);
+  const notify = SdNotify.fromEnv(process.env, log, unixDgramSend);
 
   // Signals that arrive while we are still applying the configuration must not leave it half done:
   // remember them and stop as soon as the start has finished (or undone itself).
@@ -43,12 +60,23 @@ export async function runUp(argv: string[]): Promise<number> {
     }
   });
 
+  // Warm the hot paths (dataplane/warmup.ts) on in-memory devices before any device exists, so the first real
+  // packets do not run in V8's interpreter. VXLAN_USER_WARMUP=0 skips it (for measuring what it buys).
+  if (process.env.VXLAN_USER_WARMUP !== '0') {
+    const ms = warmUp(
+      { vni: config.vni, ownMac: 0xc26a9be5398d, maxUdpPayload: 1472, maxFrame: 1468, tapMtu: 1450, dstport: config.dstport, tso: true, udpGso: true, udpGro: true, rxCoalesce: true },
+      new FakeTap('warmup0', true),
+      new FakeUdpBind('192.0.2.1', config.dstport),
+    );
+    log(`dataplane warmed up on in-memory devices in ${ms.toFixed(0)} ms`);
+  }
+
   let inst: Instance;
   try {
-    inst = await startInstance(config, log);
+    inst = await startInstance(config, log, LINUX);
     // The control socket and --metrics open before the ready line, so `ready:` means they answer too.
     try {
-      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down'), notify });
+      ops = await startOperations(inst, config, argv, log, { down: () => stop('vxlan-user down'), notify, peers: LINUX_PEER_CREDENTIALS });
     } catch (e) {
       inst.stop();
       throw e;

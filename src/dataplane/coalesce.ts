@@ -12,10 +12,17 @@
  * super-frame. Anything else flushes what is held, so the per-flow order on the TAP equals the wire order.
  * One flow is held at a time (the common case: GRO'd datagram trains from one peer carry one flow).
  *
+ * A segment may itself be a super-segment: a kernel VXLAN peer over veth hands us its whole 64 KB GSO packet
+ * as one datagram (DESIGN.md §8). Whatever is held goes to the TAP as GSO whenever it is larger than the
+ * TAP's MTU, with a segment size that fits the TAP and the flow's MSS (rx-super.ts tcpGsoSize), so the host
+ * can forward it to a pod; a single ordinary segment stays a plain frame.
+ *
  * Ownership: the coalescer owns `buf` (one super-frame); callers copy into it through add() and it is written
  * to the TAP by flush() before any other frame goes to the TAP.
  */
 import type { TapDevice } from '../platform/types.js';
+import type { FlowMssTable } from './flow-mss.js';
+import { tcpGsoSize } from './rx-super.js';
 import { csumAdd, csumFinish, csumFold, pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 
@@ -31,6 +38,8 @@ export const ADD_FLUSH_FIRST = 2;
 
 export class TcpCoalescer {
   private readonly tap: TapDevice;
+  private readonly tapMtu: number;
+  private readonly flows: FlowMssTable;
   /** [virtio-net header (10)][Ethernet][IP][TCP][payload ...] */
   readonly buf = Buffer.allocUnsafeSlow(VNET + ETH_HLEN + MAX_IP_LEN + 64).fill(0);
   private active = false;
@@ -44,9 +53,13 @@ export class TcpCoalescer {
   private segs = 0;
   /** Segments lost because the TAP refused a super-frame write. */
   writeErrors = 0;
+  /** The last flush() wrote a frame larger than the TAP MTU (as GSO). */
+  lastOversize = false;
 
-  constructor(tap: TapDevice) {
+  constructor(tap: TapDevice, tapMtu: number, flows: FlowMssTable) {
     this.tap = tap;
+    this.tapMtu = tapMtu;
+    this.flows = flows;
   }
 
   /**
@@ -161,10 +174,13 @@ export class TcpCoalescer {
     b.writeUInt16BE(csumFold(sum), this.l4 + 16);
     b.fill(0, 0, VNET);
     b[0] = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM
-    if (this.segs > 1) {
+    const ipHdr = this.l4 - c3;
+    const gsoSize = Math.min(this.mss, tcpGsoSize(this.tapMtu, ipHdr, this.hdrEnd - this.l4, this.flows.lookup(b, VNET, this.l4)));
+    this.lastOversize = ipLen > this.tapMtu;
+    if (this.segs > 1 || this.end - this.hdrEnd > gsoSize) {
       b[1] = this.v6 ? 4 : 1; // GSO TCPV6 / TCPV4
       b.writeUInt16LE(this.hdrEnd - VNET, 2); // hdr_len
-      b.writeUInt16LE(this.mss, 4); // gso_size
+      b.writeUInt16LE(gsoSize, 4); // gso_size
     }
     b.writeUInt16LE(this.l4 - VNET, 6); // csum_start
     b.writeUInt16LE(16, 8); // csum_offset (TCP)

@@ -19,9 +19,11 @@ export const COUNTER_NAMES = [
   'tx_csum_completed', // inner checksums finished in userspace (the TAP handed a partial one)
   'tx_tso_frames', // TCP super-frames read from the TAP (TSO) and segmented in userspace
   'tx_tso_segments', // inner segments those produced
+  'tx_tunnel_writes', // --tx-path tap: whole VXLAN super-packets written to the underlay-side TAP (one per TSO frame and remote)
   'rx_coalesced_frames', // TCP super-frames written to the TAP (userspace GRO)
   'rx_coalesced_segments', // inner segments glued into them
   'rx_gro_datagrams', // datagrams that arrived coalesced by UDP GRO (each counts once more in rx_datagrams per segment)
+  'tap_super_writes', // inner frames larger than the TAP MTU (a kernel peer's whole super-datagram) written to the TAP as one GSO super-frame
   'pmtu_icmp_sent', // ICMP "fragmentation needed" / ICMPv6 "packet too big" written back into the TAP (each for a tx_too_big drop)
   'fdb_learned', // --learning: new FDB entries learned from inner source MACs
   'fdb_moved', // --learning: learned entries that moved to another VTEP
@@ -33,6 +35,7 @@ export const COUNTER_NAMES = [
   'tx_sock_full', // drop: the UDP socket buffer was full (EAGAIN/ENOBUFS)
   'tx_error', // drop: the kernel refused the send (no route to the remote, ...)
   'tx_gso_unsupported', // drop: a GSO super-frame arrived although no offload was negotiated
+  'tx_gso_bad_size', // drop: a TAP super-frame whose gso_size is 0 or larger than the frame
   // UDP → TAP (decapsulation)
   'rx_datagrams', // datagrams received on the VXLAN socket
   'rx_packets', // inner frames written to the TAP
@@ -47,6 +50,9 @@ export const COUNTER_NAMES = [
   'rx_unknown_peer', // drop: --peers-only and the outer source is not a known remote
   'rx_fdb_static_conflict', // drop: --learning, and the inner source MAC has a static FDB entry pointing to another VTEP
   'rx_ecn_not_ect', // drop: outer ECN is CE but the inner packet is not ECN-capable (RFC 6040, kernel INET_ECN_decapsulate)
+  'rx_too_big', // drop: an inner frame larger than the TAP MTU that cannot be written as a GSO super-frame (not TCP/UDP, a fragment, or UDP without its segment size)
+  'rx_super_bad_len', // drop: an inner frame larger than the TAP MTU (or a UDP GRO datagram) whose lengths don't add up
+  'rx_super_bad_tcp_hdr', // drop: an inner TCP super-frame whose TCP header is shorter than 20 bytes or longer than the segment
   'rx_tap_error', // drop: the TAP refused the write
   'pool_exhausted', // drop: no free buffer slot (bounded pools never grow)
 ] as const;
@@ -88,6 +94,7 @@ export const DROP_REASONS: readonly CounterName[] = [
   'tx_sock_full',
   'tx_error',
   'tx_gso_unsupported',
+  'tx_gso_bad_size',
   'rx_short',
   'rx_bad_flags',
   'rx_reserved_bits',
@@ -98,6 +105,9 @@ export const DROP_REASONS: readonly CounterName[] = [
   'rx_unknown_peer',
   'rx_fdb_static_conflict',
   'rx_ecn_not_ect',
+  'rx_too_big',
+  'rx_super_bad_len',
+  'rx_super_bad_tcp_hdr',
   'rx_tap_error',
   'pool_exhausted',
 ];

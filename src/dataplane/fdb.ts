@@ -17,6 +17,7 @@
 import ipaddr from 'ipaddr.js';
 import type { UdpBind } from '../platform/types.js';
 import { ipv6Hex } from '../platform/sockaddr.js';
+import { ipv4AddrParse } from '../wire/ipv4.js';
 
 /** What the FDB needs of the UDP side: destination slots (of one socket, or of every socket of a pool). */
 export type DestinationTable = Pick<UdpBind, 'destinationSlots' | 'setDestination'>;
@@ -297,10 +298,9 @@ export class Fdb {
   }
 }
 
-/** A dotted-quad IPv4 address as uint32, or -1 when `ip` is not IPv4. */
+/** A dotted-quad IPv4 address as uint32, or -1 when `ip` is not IPv4 (the wire layer's one IPv4 grammar). */
 function parseV4(ip: string): number {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
-  return m ? ((+m[1]! << 24) | (+m[2]! << 16) | (+m[3]! << 8) | +m[4]!) >>> 0 : -1;
+  return ipv4AddrParse(ip) ?? -1;
 }
 
 /** Index of the remote of `e` whose address is the sockaddr at `addrs[off]`, or -1. No allocation. */

@@ -32,6 +32,7 @@ export const DROP_TEXT: Readonly<Partial<Record<CounterName | string, string>>> 
   tx_sock_full: 'the UDP socket buffer was full',
   tx_error: 'the kernel refused the send',
   tx_gso_unsupported: 'a GSO frame although no offload was negotiated',
+  tx_gso_bad_size: 'a TAP super-frame whose gso_size is 0 or larger than the frame',
   rx_short: 'shorter than VXLAN header + inner Ethernet header (8 + 14)',
   rx_bad_flags: 'the I flag is clear',
   rx_reserved_bits: 'a reserved bit is set (strict, like the kernel)',
@@ -42,6 +43,9 @@ export const DROP_TEXT: Readonly<Partial<Record<CounterName | string, string>>> 
   rx_unknown_peer: '--peers-only, and the sender is not a known remote',
   rx_fdb_static_conflict: '--learning, and the inner source MAC has a static FDB entry at another VTEP (never moved)',
   rx_ecn_not_ect: 'outer ECN is CE but the inner packet is not ECN-capable (dropped like the kernel)',
+  rx_too_big: 'larger than the TAP MTU and not a TCP/UDP super-frame that can be written whole',
+  rx_super_bad_len: 'a super-datagram whose lengths do not add up',
+  rx_super_bad_tcp_hdr: 'a TCP super-frame whose TCP header length is impossible',
   rx_tap_error: 'the TAP refused the write',
   pool_exhausted: 'no free buffer',
 };

@@ -11,16 +11,17 @@
  * kernel before returning; nothing refers to a slot after the wakeup, so the next wakeup reuses it. No
  * allocation, closure or promise per packet: counters are a Float64Array, the FDB hands out typed arrays.
  *
- * Slot layout (offsets within a slot; HEADROOM = 16):
+ * Slot layout of the TAP → UDP batch (offsets within a slot; TX_FRONT = 128):
  * ```
- *   0        6             8              16
- *   | unused | vnet hdr (10 bytes, TAP side)  |
- *            |     | VXLAN header (8)   | inner Ethernet frame ...
+ *   0        54                        104          118           120        128
+ *   | unused | tunnel vnet hdr (24) + outer Eth/IP/UDP (tunnel path only) | vnet hdr (10, TAP side)
+ *                                                                  | VXLAN header (8) | inner Ethernet frame ...
  * ```
- * A TAP read lands at 6 when the TAP carries a virtio-net header (at 16 otherwise), so the inner frame always
- * starts at 16 and the VXLAN header is written at 8, in place, over the already-parsed virtio-net header.
- * A UDP receive lands at 8 (the VXLAN header), so the inner frame again starts at 16, and the virtio-net header
- * for the TAP write is written at 6, over the already-checked VXLAN header.
+ * A TAP read lands at 118 (the virtio-net header) so the inner frame starts at 128; the VXLAN header is written
+ * at 120, in place, over the already-parsed virtio-net header, and on the tunnel path the outer headers in
+ * front of it (tunnel-tx.ts).
+ * UDP → TAP batch (HEADROOM = 16): a UDP receive lands at 8 (the VXLAN header), so the inner frame starts at
+ * 16, and the virtio-net header for the TAP write is written at 6, over the already-checked VXLAN header.
  */
 import type { TapDevice, UdpBind } from '../platform/types.js';
 import { SOCKADDR_SLOT, VNET_HDR_LEN } from '../platform/types.js';
@@ -43,6 +44,9 @@ import { ADD_FLUSH_FIRST, ADD_TAKEN, TcpCoalescer } from './coalesce.js';
 import { decapEcn, ECN_DROP, encapTos } from './ecn.js';
 import { flowHash } from './flow-hash.js';
 import { TcpSegmenter, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './tso.js';
+import { FlowMssTable } from './flow-mss.js';
+import { claimedDatagramLen, markRxSuperFrame, SUPER_MARKED, SUPER_PLAIN } from './rx-super.js';
+import { TUNNEL_TX_HEADROOM, type TunnelTx } from './tunnel-tx.js';
 
 /**
  * Observes packets after the dataplane decided what to do with them. Buffers are only valid during the call
@@ -72,6 +76,11 @@ export interface VtepOptions {
   readonly maxUdpPayload: number;
   /** Largest inner frame we read from the TAP (MTU + Ethernet header + a VLAN tag). */
   readonly maxFrame: number;
+  /**
+   * The TAP's MTU: inner frames larger than this on their way into the TAP are written as GSO super-frames
+   * (rx-super.ts). Default: maxFrame minus the Ethernet header and a VLAN tag.
+   */
+  readonly tapMtu?: number;
   /** UDP destination port for FDB entries without their own (`--dstport`). */
   readonly dstport: number;
   /** Frames/datagrams per batch (at most the addon's MAX_BATCH). */
@@ -108,10 +117,23 @@ export interface VtepOptions {
    * srcPool[i] (modulo its length), or dfPool[0] the twin of the main socket without a pool.
    */
   readonly dfPool?: readonly UdpBind[];
+  /**
+   * `--tx-path tap`: TCP super-frames leave whole through the underlay-side TAP (tunnel-tx.ts) instead of being
+   * segmented here; undefined = the UDP socket path for everything. Its destination slots mirror the FDB's.
+   */
+  readonly tunnelTx?: TunnelTx;
+  /** `--df`: the outer DF policy, needed where the Vtep writes outer headers itself (the tunnel path). */
+  readonly df?: 'set' | 'unset' | 'inherit';
 }
 
 const VXLAN_AT = HEADROOM - VXLAN_HLEN; // 8
 const VNET_AT = HEADROOM - VNET_HDR_LEN; // 6
+/**
+ * Room in front of each frame read from the TAP: the VXLAN header (socket path), or the whole outer
+ * Ethernet/IP/UDP/VXLAN stack plus a 24-byte virtio-net header (tunnel path), written in place. 128 keeps
+ * frames cache-line aligned.
+ */
+const TX_FRONT = 128;
 /** Upper bound of frames handled per wakeup and direction, so one busy direction cannot starve the other. */
 const MAX_PER_WAKEUP = 1024;
 /** Largest frame a TSO TAP hands us: 64 KiB of IP plus the Ethernet header. */
@@ -161,6 +183,8 @@ export class Vtep {
   /** The socket the queued sendmmsg entries leave from (one per native call, like sendBuf). */
   private sendUdp: UdpBind;
   private readonly dfPool: readonly UdpBind[];
+  private readonly tunnel: TunnelTx | undefined;
+  private readonly dfPolicy: 'set' | 'unset' | 'inherit' | undefined;
 
   // TAP → UDP
   private readonly txBatch: FrameBatch;
@@ -180,6 +204,11 @@ export class Vtep {
   private readonly coalescer: TcpCoalescer | undefined;
   private readonly rxGro = new Uint16Array(1024);
   private readonly segmenter = new TcpSegmenter();
+  /** Per-flow MSS from SYNs seen both ways: the segment size of super-frames written to the TAP. */
+  private readonly flowMss = new FlowMssTable();
+  private readonly tapMtu: number;
+  /** Inner frames longer than this (Ethernet header + TAP MTU) go to markRxSuperFrame on their way in. */
+  private readonly superAbove: number;
   // send queue (one Buffer per native call)
   private sendBuf: Buffer;
   private readonly sendOffs: Uint32Array;
@@ -211,6 +240,7 @@ export class Vtep {
   private ager: NodeJS.Timeout | undefined;
 
   constructor(tap: TapDevice, udp: UdpBind, o: VtepOptions) {
+    if (TX_FRONT < TUNNEL_TX_HEADROOM) throw new RangeError('TX_FRONT must leave room for the tunnel path headers');
     this.tap = tap;
     this.udp = udp;
     this.vni = o.vni;
@@ -227,16 +257,21 @@ export class Vtep {
     this.dfPool = o.dfPool ?? [];
     this.txSock = udp;
     this.sendUdp = udp;
+    this.tunnel = o.tunnelTx;
+    this.dfPolicy = o.df;
     const pool = [...this.pool, ...this.dfPool];
-    // Destination slots are per socket: with a pool, the control plane writes each slot into every socket.
+    const tunnel = this.tunnel;
+    // Destination slots are per socket: with a pool or the tunnel path, the control plane writes each slot into
+    // every socket and into the tunnel path's table.
     this.fdb = new Fdb(
-      pool.length === 0
+      pool.length === 0 && tunnel === undefined
         ? udp
         : {
             destinationSlots: Math.min(udp.destinationSlots, ...pool.map((p) => p.destinationSlots)),
             setDestination(slot: number, ip: string, port: number): void {
               udp.setDestination(slot, ip, port);
               for (const p of pool) p.setDestination(slot, ip, port);
+              tunnel?.setDestination(slot, ip, port);
             },
           },
       o.dstport,
@@ -245,15 +280,17 @@ export class Vtep {
     this.tso = (o.tso ?? false) && tap.vnetHdr;
     this.udpGso = o.udpGso ?? false;
     this.udpGro = o.udpGro ?? false;
-    this.coalescer = (o.rxCoalesce ?? false) && tap.vnetHdr ? new TcpCoalescer(tap) : undefined;
+    this.tapMtu = o.tapMtu ?? o.maxFrame - ETH_HLEN - 4;
+    this.superAbove = ETH_HLEN + this.tapMtu;
+    this.coalescer = (o.rxCoalesce ?? false) && tap.vnetHdr ? new TcpCoalescer(tap, this.tapMtu, this.flowMss) : undefined;
 
     const B = this.batchSize;
     // A slot holds headroom + the largest frame the TAP may hand us: a 64 KiB super-frame with TSO.
     const maxFrame = this.tso ? TSO_MAX_FRAME : o.maxFrame;
-    const slotSize = HEADROOM + Math.max(maxFrame, 2048);
+    const slotSize = TX_FRONT + Math.max(maxFrame, 2048);
     this.txBatch = new FrameBatch(B, slotSize);
     this.txReadOffs = new Uint32Array(B);
-    for (let i = 0; i < B; i++) this.txReadOffs[i] = this.txBatch.offset(i) + HEADROOM - this.vnetLen;
+    for (let i = 0; i < B; i++) this.txReadOffs[i] = this.txBatch.offset(i) + TX_FRONT - this.vnetLen;
     this.txReadMax = this.vnetLen + maxFrame;
     this.txLens = new Int32Array(B);
     this.txStage = Buffer.allocUnsafeSlow(this.tso ? 4 * TSO_STAGE_PER_FRAME : 4 * 2048 * 16).fill(0);
@@ -311,7 +348,7 @@ export class Vtep {
       const n = this.tap.readBatch(buf, this.txReadOffs, this.txReadMax, this.batchSize, this.txLens);
       const obs = this.observer;
       for (let i = 0; i < n; i++) {
-        const fo = this.txBatch.offset(i) + HEADROOM;
+        const fo = this.txBatch.offset(i) + TX_FRONT;
         const flen = this.txLens[i]! - this.vnetLen;
         const verdict = this.encapOne(buf, fo, flen, v);
         if (obs !== undefined) obs.onEncap(buf, fo, flen, verdict, this.lastEntry);
@@ -359,11 +396,18 @@ export class Vtep {
           v[C.tx_gso_unsupported]!++;
           return C.tx_gso_unsupported;
         }
+        const gsoSize = buf.readUInt16LE(h + 4);
+        if (gsoSize === 0 || gsoSize > flen) {
+          v[C.tx_gso_bad_size]!++;
+          return C.tx_gso_bad_size;
+        }
       } else if ((buf[h]! & 1) !== 0) {
         completeTxChecksum(buf, fo, flen, buf.readUInt16LE(h + 6), buf.readUInt16LE(h + 8));
         v[C.tx_csum_completed]!++;
       }
     }
+    // SYNs from our side of a flow carry the MSS our pods can take (super-frames are never SYNs).
+    if (gsoType === 0) this.flowMss.noteSyn(buf, fo, flen);
     if (gsoType === 0 && buf.readUInt16BE(fo + 12) === ETHERTYPE_ARP && this.neigh.size !== 0) {
       if (answerArp(buf, fo, flen, this.neigh)) {
         v[C.arp_proxied]!++;
@@ -425,16 +469,26 @@ export class Vtep {
   /**
    * A TCP super-frame (TSO): segment it into the staging area, each segment behind its VXLAN header, and queue
    * the result as UDP GSO sends (one sendmmsg entry per ≤ 64 segments) — or as single datagrams when the
-   * socket has no GSO. Per-remote VNI overrides are not applied to super-frames (they are rare; all copies
-   * carry the instance VNI) — noted in docs/performance.md.
+   * socket has no GSO. A remote with its own VNI (`fdb ... vni N`) gets its copies' VXLAN headers rewritten
+   * in the staging area, after what is queued with the previous VNI has been sent.
    */
   private encapSuperFrame(buf: Buffer, fo: number, flen: number, gsoType: number, e: FdbEntry, flood: boolean, v: Float64Array, tos: number): number {
     const h = fo - VNET_HDR_LEN;
     const mss = buf.readUInt16LE(h + 4);
     const l4Start = buf.readUInt16LE(h + 6);
+    if (this.tunnel !== undefined && this.tunnel.reaches(e.slots)) return this.encapTunnel(buf, fo, flen, l4Start, mss, e, flood, v, tos);
     const seg = this.segmenter;
-    // Worst case room: the frame plus, per segment, a VXLAN header and a copy of the headers.
-    const need = flen + Math.ceil(flen / Math.max(1, mss)) * (VXLAN_HLEN + l4Start + 60);
+    if (l4Start + 20 > flen) {
+      v[C.tx_runt]!++;
+      return C.tx_runt;
+    }
+    // Worst case room: the frame plus, per segment, a VXLAN header and a copy of the headers. A gso_size so
+    // small that the segments would not fit the staging area is not one a TCP stack sends: refused, not grown.
+    const need = flen + Math.ceil(flen / mss) * (VXLAN_HLEN + l4Start + 60);
+    if (need > this.txStage.length) {
+      v[C.tx_gso_bad_size]!++;
+      return C.tx_gso_bad_size;
+    }
     const at = this.stageAlloc(need);
     const n = seg.segment(buf, fo, flen, l4Start, mss, gsoType === VIRTIO_NET_HDR_GSO_TCPV6, this.txStage, at, this.vni);
     if (n === 0) {
@@ -447,6 +501,31 @@ export class Vtep {
       this.pmtuReply(buf, fo, flen, v);
       return C.tx_too_big;
     }
+    const k = this.countSuperFrame(e, flood, n, v);
+    const stride = seg.stride;
+    const perSend = this.udpGso ? Math.max(1, Math.min(GSO_MAX_SEGMENTS, Math.floor(GSO_MAX_BYTES / stride))) : 1;
+    let written = this.vni; // the VNI the segmenter put in every segment's VXLAN header
+    for (let j = 0; j < k; j++) {
+      const dest = e.slots[j]!;
+      const vni = e.vnis[j]! < 0 ? this.vni : e.vnis[j]!;
+      if (vni !== written) {
+        // Queued entries point at these same bytes: send them before the headers change under them.
+        this.flushQueue();
+        for (let i = 0; i < n; i++) vxlanWrite(this.txStage, at + i * stride, vni);
+        written = vni;
+      }
+      for (let i = 0; i < n; i += perSend) {
+        const segs = Math.min(perSend, n - i);
+        const off = at + i * stride;
+        const len = i + segs === n ? seg.total - i * stride : segs * stride;
+        this.queueSend(this.txStage, off, len, dest, segs > 1 ? stride : 0, segs, tos);
+      }
+    }
+    return flood ? C.tx_flood_frames : C.tx_packets;
+  }
+
+  /** Counts a super-frame of `n` segments sent to every remote of `e`; returns the number of remotes. */
+  private countSuperFrame(e: FdbEntry, flood: boolean, n: number, v: Float64Array): number {
     v[C.tx_tso_frames]!++;
     v[C.tx_tso_segments]! += n;
     this.lastEntry = e;
@@ -455,16 +534,49 @@ export class Vtep {
       v[C.tx_flood_frames]!++;
       v[C.tx_flood_copies]! += k * n;
     }
-    const stride = seg.stride;
-    const perSend = this.udpGso ? Math.max(1, Math.min(GSO_MAX_SEGMENTS, Math.floor(GSO_MAX_BYTES / stride))) : 1;
+    return k;
+  }
+
+  /**
+   * The tunnel path (tunnel-tx.ts): the super-frame leaves whole, once per remote, through the underlay-side
+   * TAP. What the socket path queued before it is sent first, so the wire order stays the TAP order (the TAP
+   * write runs the host's forwarding synchronously, inside write(2)).
+   */
+  private encapTunnel(buf: Buffer, fo: number, flen: number, l4Start: number, mss: number, e: FdbEntry, flood: boolean, v: Float64Array, tos: number): number {
+    const tunnel = this.tunnel!;
+    const rawGsoType = buf[fo - VNET_HDR_LEN + 1]!; // with the ECN bit, before the outer headers cover it
+    if (l4Start + 20 > flen) {
+      v[C.tx_runt]!++;
+      return C.tx_runt;
+    }
+    const hdrLen = l4Start + ((buf[fo + l4Start + 12]! >> 4) << 2);
+    if (hdrLen > flen || hdrLen < l4Start + 20) {
+      v[C.tx_runt]!++;
+      return C.tx_runt;
+    }
+    if (VXLAN_HLEN + hdrLen + mss > this.maxUdpPayload) {
+      // Each segment would be too big for the underlay (as in encapSuperFrame): drop it whole and say so.
+      v[C.tx_too_big]!++;
+      this.pmtuReply(buf, fo, flen, v);
+      return C.tx_too_big;
+    }
+    const payload = flen - hdrLen;
+    const n = payload === 0 ? 1 : Math.ceil(payload / mss);
+    const type = buf.readUInt16BE(fo + 12);
+    const df = this.dfPolicy === 'set' || (this.dfPolicy === 'inherit' && (type === ETHERTYPE_IPV6 || (buf[fo + ETH_HLEN + 6]! & 0x40) !== 0));
+    const outerTos = this.perPacketTos ? tos : this.tosBase & 0xfc;
+    const srcPort = this.txSock.localPort;
+    this.flushQueue();
+    const k = this.countSuperFrame(e, flood, n, v);
     for (let j = 0; j < k; j++) {
-      const dest = e.slots[j]!;
-      for (let i = 0; i < n; i += perSend) {
-        const segs = Math.min(perSend, n - i);
-        const off = at + i * stride;
-        const len = i + segs === n ? seg.total - i * stride : segs * stride;
-        this.queueSend(this.txStage, off, len, dest, segs > 1 ? stride : 0, segs, tos);
-      }
+      const vni = e.vnis[j]!;
+      const r = tunnel.write(buf, fo, flen, l4Start, hdrLen, mss, rawGsoType, e.slots[j]!, vni < 0 ? this.vni : vni, srcPort, outerTos, df);
+      if (r >= 0) {
+        v[C.tx_tunnel_writes]!++;
+        v[C.tx_packets]! += n;
+        v[C.tx_bytes]! += n * (VXLAN_HLEN + hdrLen) + payload;
+      } else if (r === -11 || r === -105) v[C.tx_sock_full]! += n; // EAGAIN, ENOBUFS
+      else v[C.tx_error]! += n;
     }
     return flood ? C.tx_flood_frames : C.tx_packets;
   }
@@ -590,9 +702,21 @@ export class Vtep {
         const ho = this.rxBatch.offset(i) + VXLAN_AT;
         const len = this.rxLens[i]!;
         const g = gro !== undefined ? gro[i]! : 0;
-        if (g === 0 || len <= g) {
-          const verdict = this.decapOne(buf, ho, len, v, i * SOCKADDR_SLOT, this.rxTos[i]!);
+        // With UDP_GRO, len > g means either a train of datagrams of g bytes glued by the kernel, or ONE
+        // super-datagram (a kernel peer's inner UDP GSO packet) whose g is the INNER segment size. The inner
+        // IP length of the first datagram tells which; cutting a super-datagram at g would cut it in the
+        // wrong places.
+        const claimed = g !== 0 && len > g ? claimedDatagramLen(buf, ho, len) : -1;
+        if (g === 0 || len <= g || claimed === len) {
+          const verdict = this.decapOne(buf, ho, len, v, i * SOCKADDR_SLOT, this.rxTos[i]!, claimed === len ? g : 0);
           if (obs !== undefined) obs.onDecap(buf, ho, len, verdict, this.rxAddrs, i * SOCKADDR_SLOT);
+          continue;
+        }
+        if (claimed > g) {
+          // Neither a train (the first datagram would be g bytes) nor one datagram: the lengths don't add up.
+          v[C.rx_datagrams]!++;
+          v[C.rx_super_bad_len]!++;
+          if (obs !== undefined) obs.onDecap(buf, ho, len, C.rx_super_bad_len, this.rxAddrs, i * SOCKADDR_SLOT);
           continue;
         }
         // UDP GRO glued several datagrams of g bytes (the last may be shorter). Each is decapsulated in turn;
@@ -600,7 +724,7 @@ export class Vtep {
         v[C.rx_gro_datagrams]!++;
         for (let at = 0; at < len; at += g) {
           const sl = Math.min(g, len - at);
-          const verdict = this.decapOne(buf, ho + at, sl, v, i * SOCKADDR_SLOT, this.rxTos[i]!);
+          const verdict = this.decapOne(buf, ho + at, sl, v, i * SOCKADDR_SLOT, this.rxTos[i]!, 0);
           if (obs !== undefined) obs.onDecap(buf, ho + at, sl, verdict, this.rxAddrs, i * SOCKADDR_SLOT);
         }
       }
@@ -622,6 +746,7 @@ export class Vtep {
     else {
       v[C.rx_packets]! += segs;
       v[C.rx_bytes]! += bytes;
+      if (co.lastOversize) v[C.tap_super_writes]!++;
       if (segs > 1) {
         v[C.rx_coalesced_frames]!++;
         v[C.rx_coalesced_segments]! += segs;
@@ -629,8 +754,11 @@ export class Vtep {
     }
   }
 
-  /** Handles one datagram; returns its verdict: C.rx_packets or a drop reason's counter index. */
-  private decapOne(buf: Buffer, ho: number, len: number, v: Float64Array, addrOff: number, outerTos: number): number {
+  /**
+   * Handles one datagram; returns its verdict: C.rx_packets or a drop reason's counter index. `udpGsoSize`:
+   * the UDP_GRO segment size when the datagram is one whole super-datagram (the inner datagrams' size), else 0.
+   */
+  private decapOne(buf: Buffer, ho: number, len: number, v: Float64Array, addrOff: number, outerTos: number, udpGsoSize: number): number {
     v[C.rx_datagrams]!++;
     if (len < 0) {
       v[C.rx_truncated]!++;
@@ -682,6 +810,8 @@ export class Vtep {
       v[C.rx_ecn_not_ect]!++;
       return C.rx_ecn_not_ect;
     }
+    // SYNs from the far side carry the MSS the remote end can take (the smaller of both sizes the super-frames).
+    this.flowMss.noteSyn(buf, fo, flen);
     const co = this.coalescer;
     if (co !== undefined) {
       let r = co.add(buf, fo, flen);
@@ -693,6 +823,15 @@ export class Vtep {
       this.flushCoalescer(co);
     }
     if (this.vnetLen !== 0) flen = writeRxVnetHeader(buf, fo, flen, fo - VNET_HDR_LEN);
+    if (flen > this.superAbove) {
+      // Larger than the TAP MTU (a kernel peer's whole super-datagram): one GSO super-frame, or a named drop.
+      const r = this.vnetLen === 0 ? C.rx_too_big : markRxSuperFrame(buf, fo, flen, fo - VNET_HDR_LEN, this.tapMtu, this.flowMss, udpGsoSize);
+      if (r === SUPER_MARKED) v[C.tap_super_writes]!++;
+      else if (r !== SUPER_PLAIN) {
+        v[r]!++;
+        return r;
+      }
+    }
     const w = this.tap.write(buf, fo - this.vnetLen, this.vnetLen + flen);
     if (w < 0) {
       v[C.rx_tap_error]!++;

@@ -77,3 +77,55 @@ export interface UdpBind {
 
 /** Bytes per source-address slot filled by recvBatch (sizeof(struct sockaddr_in6)). */
 export const SOCKADDR_SLOT = 28;
+
+// ─────────────────────────── what the runtime opens, and the composition root provides ───────────────────────────
+
+/** A TAP whose kernel offloads are negotiated: TUNSETOFFLOAD and TUNSETVNETHDRSZ. Each returns 0 or -errno. */
+export interface OffloadTap extends TapDevice {
+  setOffload(flags: number): number;
+  setVnetHdrSize(size: number): number;
+}
+
+/**
+ * Socket-wide settings of a kernel UDP socket: outer TTL / TOS / DF, and the UDP checksum options (`nocheck` =
+ * SO_NO_CHECK for IPv4 `--noudpcsum`; `nocheck6tx` / `nocheck6rx` = UDP_NO_CHECK6_TX / _RX for IPv6).
+ */
+export type UdpIpOption = 'ttl' | 'tos' | 'df' | 'nocheck' | 'nocheck6tx' | 'nocheck6rx';
+
+export interface UdpOpenOptions {
+  /** Local address; '0.0.0.0' or '::' for the wildcard. */
+  readonly address: string;
+  readonly port: number;
+  /** SO_BINDTODEVICE, or '' for none. */
+  readonly device: string;
+  /** Socket buffer sizes in bytes; 4 MiB absorbs bursts of a few thousand datagrams. */
+  readonly rcvbuf?: number;
+  readonly sndbuf?: number;
+  /** Destination slots to allocate. */
+  readonly destinationSlots?: number;
+}
+
+/** The native socket: outer-header options per socket (setsockopt). Returns 0 or -errno. */
+export interface TunableUdpBind extends UdpBind {
+  setIpOption(what: UdpIpOption, value: number): number;
+}
+
+/** The portable fallback socket: sends go through a bounded ring; `ringFull` counts what found no room. */
+export interface QueuedUdpBind extends UdpBind {
+  readonly ringFull: number;
+}
+
+/**
+ * The devices and sockets a running instance opens, as factories: the composition root (src/cli/up.ts) passes
+ * the Linux ones (platform/linux), so the runtime (src/control/runtime) never names an implementation. Each
+ * factory throws an Error whose `code` is the errno name (EPERM, EADDRINUSE, ...); the caller owns and closes
+ * what it returns.
+ */
+export interface Platform {
+  /** A TAP device (IFF_TAP | IFF_NO_PI, IFF_VNET_HDR when asked), never persistent. */
+  openTap(name: string, opts: { readonly vnetHdr: boolean }): OffloadTap;
+  /** The native UDP path (recvmmsg/sendmmsg, offloads, outer-header options). */
+  openUdp(o: UdpOpenOptions): TunableUdpBind;
+  /** The node:dgram fallback (`--io dgram`). */
+  openDgramUdp(o: Pick<UdpOpenOptions, 'address' | 'port' | 'device'>): Promise<QueuedUdpBind>;
+}

@@ -4,3 +4,4 @@ export * from './topology.js';
 export * from './kernel-vtep.js';
 export * from './cleanup.js';
 export * from './privilege.js';
+export * from './mixed-pods.js';

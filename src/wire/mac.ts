@@ -71,18 +71,22 @@ export function macRandomLocal(randomBytes: Buffer): number {
   return (b0 * 256 + randomBytes[1]!) * TWO_32 + get32(randomBytes, 2);
 }
 
-const MAC_RE = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i;
+// iproute2's ll_addr_a2n() reads an Ethernet address as six octets separated by ':', each what sscanf("%x")
+// takes, at most 0xff; `ip` and `bridge` print them back with two digits. We accept exactly the sane core of
+// that: one or two hex digits per octet, any case, ':' only. Not its quirks: no '0x' or sign inside an octet,
+// no trailing text after the sixth octet, no dotted-IPv4 form.
+const MAC_RE = /^([0-9a-f]{1,2}):([0-9a-f]{1,2}):([0-9a-f]{1,2}):([0-9a-f]{1,2}):([0-9a-f]{1,2}):([0-9a-f]{1,2})$/i;
 
 /**
- * Parses `aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff` (case-insensitive, exactly two hex digits per octet,
- * one separator style throughout). Anything else (dotted Cisco form, bare hex, single digits, whitespace)
- * is refused with `undefined`: config errors should surface, not be guessed around.
+ * Parses `7a:3a:fe:45:a3:76` (also `7a:3a:fe:45:a3:6`, one digit being `06`). Anything else (dashes, the
+ * dotted Cisco form, bare hex, three digits, whitespace) is refused with `undefined`: config errors should
+ * surface, not be guessed around. This is the one MAC grammar; control/grammar.ts words its refusals.
  */
 export function macParse(text: string): number | undefined {
   const m = MAC_RE.exec(text);
   if (m === null) return undefined;
   let v = 0;
-  for (const i of [1, 3, 4, 5, 6, 7]) v = v * 256 + parseInt(m[i]!, 16);
+  for (let i = 1; i <= 6; i++) v = v * 256 + parseInt(m[i]!, 16);
   return v;
 }
 

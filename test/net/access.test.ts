@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { netTestGate, waitForExit, type Topology } from '../../src/testbed/index.js';
-import { MAX_ADMIN_CONNECTIONS, MAX_READ_ONLY_CONNECTIONS_PER_UID } from '../../src/control/control-server.js';
-import { MAX_REQUEST_BYTES } from '../../src/control/control-protocol.js';
+import { MAX_ADMIN_CONNECTIONS, MAX_READ_ONLY_CONNECTIONS_PER_UID } from '../../src/control/ops/control-server.js';
+import { MAX_REQUEST_BYTES } from '../../src/control/ops/control-protocol.js';
 import { N1, N2, type SeedNode } from './seed-nodes.js';
 import { assertBuilt, NetSession, runCli, type RunningVtep } from './vtep-process.js';
 

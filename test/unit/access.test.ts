@@ -1,8 +1,8 @@
 // The control socket's access rule without a network: CapEff parsing, the uid and user-namespace checks, which
 // ops change, and the line splitter's limits. /proc/PID/status texts are written out by hand.
 import { describe, expect, it } from 'vitest';
-import { effectiveUid, hasEffectiveCap, isChange, judge } from '../../src/control/access.js';
-import { LineSplitter } from '../../src/control/control-protocol.js';
+import { effectiveUid, hasEffectiveCap, isChange, judge } from '../../src/control/ops/access.js';
+import { LineSplitter } from '../../src/control/ops/control-protocol.js';
 
 /** A /proc/PID/status excerpt: uid fields real, effective, saved, fs; CapEff in hex. */
 const status = (uids: string, capEff: string): string =>

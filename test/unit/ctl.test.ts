@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { handle } from '../../src/control/control-server.js';
-import { formatFdbRow, formatNeighRow, LineSplitter, type Request, type Response } from '../../src/control/control-protocol.js';
-import { parseUpArgs } from '../../src/control/config.js';
-import type { Instance } from '../../src/control/instance.js';
-import { buildRegistry } from '../../src/control/metrics.js';
-import { fixedChanges, planRoutes, type Runtime } from '../../src/control/reload.js';
+import { handle } from '../../src/control/ops/control-server.js';
+import { formatFdbRow, formatNeighRow, LineSplitter, type Request, type Response } from '../../src/control/ops/control-protocol.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
+import type { Instance } from '../../src/control/runtime/instance.js';
+import { buildRegistry } from '../../src/control/ops/metrics.js';
+import { fixedChanges, planRoutes, type Runtime } from '../../src/control/runtime/reload.js';
 import { Vtep } from '../../src/dataplane/vtep.js';
 import { C } from '../../src/dataplane/counters.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
@@ -96,13 +96,13 @@ describe('fdb commands (bridge fdb semantics)', () => {
   });
 
   it.each<[Request, RegExp]>([
-    [{ op: 'fdb', action: 'add', mac: 'zz:3a:fe:45:a3:76', dst: '192.168.0.1' }, /is not a MAC address/],
+    [{ op: 'fdb', action: 'add', mac: 'zz:3a:fe:45:a3:76', dst: '192.168.0.1' }, /^MAC zz:3a:fe:45:a3:76 is a malformed MAC address: expected six hex octets/],
     [{ op: 'fdb', action: 'add', mac: '01:00:5e:00:00:01', dst: '192.168.0.1' }, /multicast\/broadcast/],
-    [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01', dst: '192.168.0' }, /is not an IP address/],
+    [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01', dst: '192.168.0' }, /^dst 192.168.0 is a malformed underlay IP address/],
     [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01', dst: '2001:db8::1' }, /is IPv6, but this instance's underlay socket is IPv4/],
     [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01', dst: '192.168.0.1', port: 70000 }, /port 70000 is out of range/],
     [{ op: 'fdb', action: 'add', mac: '02:00:00:00:00:01' }, /needs 'dst IP'/],
-    [{ op: 'fdb', action: 'append', mac: '00:00:00:00:00:00', dst: '192.168.0.1', vni: 7 }, /default destination .* cannot have its own port or vni/],
+    [{ op: 'fdb', action: 'append', mac: '00:00:00:00:00:00', dst: '192.168.0.1', vni: 7 }, /default destination .* its own port or VNI/],
     [{ op: 'fdb', action: 'frob', mac: '02:00:00:00:00:01' } as unknown as Request, /malformed request/],
     [{ op: 'nope' } as unknown as Request, /unknown op/],
   ])('refuses %j with exit 2', (req, msg) => {

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
-import { UsageError, VxlanUserError } from '../../src/control/errors.js';
-import { explain, formatExplanation, vxlanHeaderHex, type Explanation } from '../../src/control/explain.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
+import { UsageError, VxlanUserError } from '../../src/control/config/errors.js';
+import { explain, formatExplanation, vxlanHeaderHex, type Explanation } from '../../src/control/tools/explain.js';
 import { overlayContext } from '../../src/cli/plan.js';
 import { runExplain, splitExplainArgs } from '../../src/cli/explain.js';
 
@@ -101,8 +101,9 @@ describe('explain: an overlay IP and a MAC', () => {
     expect(e.outer?.[0]).toMatchObject({ src: '192.168.0.44', dst: '192.168.0.31' });
   });
 
-  it('a MAC goes straight to the FDB (no route, no neighbour); dashes and upper case are accepted', () => {
-    const e = on('multicluster-test-001', 'BA-A7-54-AA-BC-CE');
+  it('a MAC goes straight to the FDB (no route, no neighbour); upper case is accepted, dashes are not (grammar.ts)', () => {
+    expect(usage(['--config', EXAMPLE, '--node', 'multicluster-test-001', 'BA-A7-54-AA-BC-CE']).message).toContain('neither a MAC address');
+    const e = on('multicluster-test-001', 'BA:A7:54:AA:BC:CE');
     expect(e.kind).toBe('mac');
     expect(e.route).toBeUndefined();
     expect(e.neigh).toBeUndefined();

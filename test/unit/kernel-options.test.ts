@@ -1,7 +1,7 @@
 // Config front end of the kernel-parity options (issue 3): learning/ageing, outer TTL/TOS/DF, and their refusals.
 import { describe, expect, it } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
-import { ConfigError, UsageError } from '../../src/control/errors.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
+import { ConfigError, UsageError } from '../../src/control/config/errors.js';
 
 const up = (...a: string[]) => parseUpArgs(['--vni', '1', ...a]).config!;
 

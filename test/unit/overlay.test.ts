@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
-import type { UpConfig } from '../../src/control/config-types.js';
-import { ConfigError, UsageError } from '../../src/control/errors.js';
-import { loadOverlay, selectNode } from '../../src/control/overlay.js';
-import { formatKernelScript, formatPlan, kernelCommands } from '../../src/control/plan.js';
+import { loadOverlay, parseUpArgs } from '../../src/control/config/config.js';
+import type { UpConfig } from '../../src/control/config/config-types.js';
+import { ConfigError, UsageError } from '../../src/control/config/errors.js';
+import { selectNode } from '../../src/control/config/overlay.js';
+import { formatKernelScript, formatPlan, kernelCommands } from '../../src/control/tools/plan.js';
 
 const EXAMPLE = new URL('../../examples/overlay.yaml', import.meta.url).pathname;
 
@@ -144,10 +144,10 @@ describe('validation errors, each named', () => {
     ['IPv6 overlay address', [A.replace('172.16.0.1/24', '2001:db8::1/64')], '', 'addr 2001:db8::1/64 is IPv6', 'proxy-ARP'],
     ['overlay address without prefix', [A.replace('172.16.0.1/24', '172.16.0.1')], '', 'nodes[0] (a) addr 172.16.0.1 has no prefix length'],
     ['overlay network address', [A.replace('172.16.0.1/24', '172.16.0.0/24')], '', 'is the network address of its subnet'],
-    ['malformed MAC', [A.replace('02:00:00:00:00:01', '02:00:00:00:01')], '', 'nodes[0] (a) mac 02:00:00:00:01 is not a MAC address'],
+    ['malformed MAC', [A.replace('02:00:00:00:00:01', '02:00:00:00:01')], '', 'nodes[0] (a) mac 02:00:00:00:01 is a malformed MAC address: expected six hex octets'],
     ['multicast MAC', [A.replace('02:00:00:00:00:01', '03:00:00:00:00:01')], '', 'is a multicast MAC'],
-    ['malformed underlay IP', [A.replace('10.0.0.1', '10.0.1')], '', 'nodes[0] (a) local 10.0.1 is not an underlay IP address'],
-    ['multicast underlay IP', [A.replace('10.0.0.1', '239.1.1.1')], '', 'local 239.1.1.1 is the multicast address'],
+    ['malformed underlay IP', [A.replace('10.0.0.1', '10.0.1')], '', 'nodes[0] (a) local 10.0.1 is a malformed underlay IP address'],
+    ['multicast underlay IP', [A.replace('10.0.0.1', '239.1.1.1')], '', 'local 239.1.1.1 is a multicast group'],
     ['malformed pod subnet', [A.replace('10.1.0.0/24', '10.1.0.0/33')], '', 'pods 10.1.0.0/33 has a bad prefix length'],
     ['missing key', [A.replace(', mac: 02:00:00:00:00:01', '')], '', "nodes[0] (a) lacks the key 'mac'"],
     ['unknown node key', [A.replace('node: a,', 'node: a, underlay: 1.2.3.4,')], '', "nodes[0] (a) has an unknown key 'underlay'"],

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { watchdogIntervalMs } from '../../src/control/sd-notify.js';
+import { watchdogIntervalMs } from '../../src/control/ops/sd-notify.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const UNIT = join(ROOT, 'systemd', 'vxlan-user@.service');

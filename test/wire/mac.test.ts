@@ -41,9 +41,9 @@ describe('mac', () => {
     expect(b).toEqual(hex('a5a5 ffff ffff ffff a5a5'));
   });
 
-  it('parses colon and dash forms, any case', () => {
+  it('parses the colon form, any case, one or two digits per octet (as iproute2 ll_addr_a2n)', () => {
     expect(macParse('02:42:c0:a8:64:01')).toBe(VX0_A);
-    expect(macParse('02-42-C0-A8-64-01')).toBe(VX0_A);
+    expect(macParse('2:42:c0:a8:64:1')).toBe(VX0_A);
     expect(macParse('02:42:C0:a8:64:01')).toBe(VX0_A);
     expect(macParse('ff:ff:ff:ff:ff:ff')).toBe(MAC_BROADCAST);
     expect(macParse('00:00:00:00:00:00')).toBe(MAC_ZERO);
@@ -53,7 +53,9 @@ describe('mac', () => {
     ['empty', ''],
     ['five octets', '02:42:c0:a8:64'],
     ['seven octets', '02:42:c0:a8:64:01:02'],
-    ['single-digit octet', '2:42:c0:a8:64:01'],
+    ['dash form', '02-42-c0-a8-64-01'],
+    ['empty octet', '02::c0:a8:64:01'],
+    ['0x prefix in an octet', '0x2:42:c0:a8:64:01'],
     ['three-digit octet', '002:42:c0:a8:64:01'],
     ['mixed separators', '02:42-c0:a8:64:01'],
     ['dotted Cisco form', '0242.c0a8.6401'],

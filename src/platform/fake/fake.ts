@@ -67,6 +67,8 @@ export interface FakeDatagram {
   readonly port: number;
   /** Outer TOS / traffic class (ECN in the low 2 bits): given to recvBatch, recorded by sendBatch. */
   readonly tos?: number;
+  /** UDP_GRO segment size reported with a received datagram (0 or absent: none). */
+  readonly groSize?: number;
 }
 
 export class FakeUdpBind implements UdpBind {
@@ -92,8 +94,9 @@ export class FakeUdpBind implements UdpBind {
     this.family = isIPv6(localAddress) ? 6 : 4;
   }
 
-  inject(data: Buffer, ip = '192.0.2.2', port = 4789, tos = 0): void {
-    this.inbox.push({ data: Buffer.from(data), ip, port, tos });
+  /** Queues a datagram; `groSize` is the UDP_GRO segment size the kernel would report with it (0: none). */
+  inject(data: Buffer, ip = '192.0.2.2', port = 4789, tos = 0, groSize = 0): void {
+    this.inbox.push({ data: Buffer.from(data), ip, port, tos, groSize });
   }
 
   wake(): void {
@@ -104,11 +107,12 @@ export class FakeUdpBind implements UdpBind {
     this.dests[slot] = { data: Buffer.alloc(0), ip, port };
   }
 
-  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, _gro?: Uint16Array, tos?: Uint8Array): number {
+  recvBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array, tos?: Uint8Array): number {
     let n = 0;
     while (n < count && this.inbox.length > 0) {
       const d = this.inbox.shift()!;
       if (tos !== undefined) tos[n] = d.tos ?? 0;
+      if (gro !== undefined) gro[n] = d.groSize ?? 0;
       if (d.data.length > maxLen) lens[n] = -1;
       else {
         d.data.copy(buf, offsets[n]!);

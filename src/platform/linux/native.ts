@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { UdpIpOption } from '../types.js';
 
 export interface NativePoller {
   start(events?: number): void;
@@ -13,15 +14,10 @@ export interface NativePoller {
   close(): void;
 }
 
-/**
- * Socket-wide settings of udpSetIpOption: outer TTL / TOS / DF, and the UDP checksum options (`nocheck` =
- * SO_NO_CHECK for IPv4 `--noudpcsum`; `nocheck6tx` / `nocheck6rx` = UDP_NO_CHECK6_TX / _RX for IPv6).
- */
-export type UdpIpOption = 'ttl' | 'tos' | 'df' | 'nocheck' | 'nocheck6tx' | 'nocheck6rx';
-
 export interface NativeAddon {
   tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean, blocking?: boolean): [number, string];
   tapSetOffload(fd: number, flags: number): number;
+  tapSetVnetHdrSize(fd: number, size: number): number;
   close(fd: number): void;
   readBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number;
   writeFrame(fd: number, buf: Buffer, off: number, len: number): number;

@@ -43,3 +43,9 @@ export function nsIdentity(path: string): string {
 export function ownerUserNamespaces(path: string): ReadonlySet<string> {
   return new Set(native().nsOwnerChain(path).map(([dev, ino]) => nsKey(dev, ino)));
 }
+
+/** The three together, as the control server's access rule takes them (control/ops/access.ts). */
+export const LINUX_PEER_CREDENTIALS = { peerOf: socketPeerCred, nsIdentity, ownerUserNamespaces } as const;
+
+/** One datagram to a Unix socket (sd_notify; control/ops/sd-notify.ts). */
+export const unixDgramSend = (socket: string, message: string): void => void native().unixDgramSend(socket, message);

@@ -3,10 +3,10 @@
  * non-blocking and close-on-exec, never persistent (it disappears with the process, even after kill -9).
  * Readiness comes from a uv_poll on Node's event loop; each wakeup drains the device in batches.
  */
-import type { TapDevice } from '../types.js';
+import type { OffloadTap } from '../types.js';
 import { native, PolledFd } from './native.js';
 
-export class LinuxTap extends PolledFd implements TapDevice {
+export class LinuxTap extends PolledFd implements OffloadTap {
   readonly name: string;
   readonly vnetHdr: boolean;
 
@@ -21,6 +21,11 @@ export class LinuxTap extends PolledFd implements TapDevice {
   /** TUNSETOFFLOAD with TUN_F_* flags; returns 0 or -errno (the caller falls back and says so). */
   setOffload(flags: number): number {
     return native().tapSetOffload(this.fd, flags);
+  }
+
+  /** TUNSETVNETHDRSZ (24 for UDP-tunnel GSO writes); returns 0 or -errno. */
+  setVnetHdrSize(size: number): number {
+    return native().tapSetVnetHdrSize(this.fd, size);
   }
 
   readBatch(buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number {

@@ -4,23 +4,10 @@
  * plane, so the hot path passes only slot numbers.
  */
 import { isIPv6 } from 'node:net';
-import type { UdpBind } from '../types.js';
-import { native, PolledFd, type UdpIpOption } from './native.js';
+import type { TunableUdpBind, UdpIpOption, UdpOpenOptions } from '../types.js';
+import { native, PolledFd } from './native.js';
 
-export interface UdpOpenOptions {
-  /** Local address; '0.0.0.0' or '::' for the wildcard. */
-  readonly address: string;
-  readonly port: number;
-  /** SO_BINDTODEVICE, or '' for none. */
-  readonly device: string;
-  /** Socket buffer sizes in bytes; 4 MiB absorbs bursts of a few thousand datagrams. */
-  readonly rcvbuf?: number;
-  readonly sndbuf?: number;
-  /** Destination slots to allocate. */
-  readonly destinationSlots?: number;
-}
-
-export class NativeUdpBind extends PolledFd implements UdpBind {
+export class NativeUdpBind extends PolledFd implements TunableUdpBind {
   readonly family: 4 | 6;
   readonly localAddress: string;
   readonly localPort: number;

@@ -8,26 +8,26 @@
  *   4. link: MAC, MTU, addresses, up
  *   5. FDB, neighbours (dataplane tables), routes through the device
  *   6. dataplane started; only then is the instance "ready"
+ *
+ * Which devices and sockets (the Linux TAP, the native or dgram UDP socket) is the caller's choice: the
+ * composition root (src/cli/up.ts) passes a Platform; nothing here names an implementation.
  */
 import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import type { UpConfig } from './config-types.js';
-import { VxlanUserError } from './errors.js';
+import type { UpConfig } from '../config/config-types.js';
+import { VxlanUserError } from '../config/errors.js';
 import { deviceOfAddress, deviceToward, ip, ipOrThrow, linkExists, linkMtu, UndoStack } from './host.js';
-import { Vtep } from '../dataplane/vtep.js';
-import { LinuxTap } from '../platform/linux/tap.js';
-import { native } from '../platform/linux/native.js';
-import { NativeUdpBind } from '../platform/linux/udp-native.js';
-import type { UdpIpOption } from '../platform/linux/native.js';
-import { TOS_INHERIT } from '../dataplane/ecn.js';
-import { Neigh6Table } from '../dataplane/ndp-proxy.js';
-import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
-import type { UdpBind } from '../platform/types.js';
-import { macFormat, macParse, macRandomLocal } from '../wire/mac.js';
-import { ipv4AddrParse } from '../wire/ipv4.js';
-import { ETH_HLEN } from '../wire/ethernet.js';
-import { C } from '../dataplane/counters.js';
-import { DEFAULT_AGEING, DEFAULT_LEARNING } from './defaults.js';
+import { Vtep } from '../../dataplane/vtep.js';
+import { TOS_INHERIT } from '../../dataplane/ecn.js';
+import { Neigh6Table } from '../../dataplane/ndp-proxy.js';
+import type { OffloadTap, Platform, QueuedUdpBind, TunableUdpBind, UdpBind, UdpIpOption } from '../../platform/types.js';
+import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN } from '../../wire/virtio-net.js';
+import { macFormat, macParse, macRandomLocal } from '../../wire/mac.js';
+import { ipv4AddrParse } from '../../wire/ipv4.js';
+import { ETH_HLEN } from '../../wire/ethernet.js';
+import { C } from '../../dataplane/counters.js';
+import { DEFAULT_AGEING, DEFAULT_LEARNING } from '../config/defaults.js';
+import { openTunnelPath } from './tunnel-path.js';
 
 /** IPv4 + UDP + VXLAN + inner Ethernet: what the underlay MTU must carry on top of the overlay MTU. */
 export const OVERHEAD_V4 = 20 + 8 + 8 + ETH_HLEN; // 50
@@ -47,8 +47,10 @@ export interface Instance {
   readonly ioPath: string;
   /** Routes installed through the device (cidr → gateway); a reload diffs against it and keeps it current. */
   readonly routes: Map<string, string>;
-  /** Which offloads are live, e.g. "TAP TSO4/TSO6+CSUM on, UDP GSO on, UDP GRO on". */
+  /** Which offloads are live and the TX path, e.g. "TAP TSO4/TSO6+CSUM on, UDP GSO on, UDP GRO on; TX path tap (...)". */
   readonly offloads: string;
+  /** Where TCP super-frames leave: whole through the underlay-side TAP, or segmented onto the UDP socket. */
+  readonly txPath: 'tap' | 'udp';
   readonly startedAt: number;
   /** The `ready:` line printed on stdout. */
   readonly readyLine: string;
@@ -58,17 +60,17 @@ export interface Instance {
 
 export type Logger = (line: string) => void;
 
-export async function startInstance(cfg: UpConfig, log: Logger): Promise<Instance> {
+export async function startInstance(cfg: UpConfig, log: Logger, platform: Platform): Promise<Instance> {
   const undo = new UndoStack();
   try {
-    return await apply(cfg, log, undo);
+    return await apply(cfg, log, undo, platform);
   } catch (e) {
     undo.run(log);
     throw e;
   }
 }
 
-async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Instance> {
+async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Platform): Promise<Instance> {
   const v6 = cfg.local !== undefined ? isIPv6(cfg.local) : cfg.remote.some((r) => isIPv6(r)) || cfg.fdb.some((f) => isIPv6(f.ip));
 
   // 1. Underlay.
@@ -93,9 +95,9 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     throw new VxlanUserError('EINUSE', `a network device named ${cfg.name} already exists in this namespace; choose another --name or remove it`);
 
   // 2. TAP.
-  let tap: LinuxTap;
+  let tap: OffloadTap;
   try {
-    tap = new LinuxTap(cfg.name, { vnetHdr: true });
+    tap = platform.openTap(cfg.name, { vnetHdr: true });
   } catch (e) {
     throw tapError(e as NodeJS.ErrnoException, cfg.name);
   }
@@ -104,28 +106,31 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   // 3. UDP.
   const bindAddr = cfg.local ?? (v6 ? '::' : '0.0.0.0');
   let udp: UdpBind;
+  // The native socket takes outer-header options; the dgram fallback counts its ring drops.
+  let tunable: TunableUdpBind | undefined;
+  let queued: QueuedUdpBind | undefined;
   try {
-    if (cfg.io === 'dgram') udp = await DgramUdpBind.open({ address: bindAddr, port: cfg.dstport, device: cfg.dev ?? '' });
-    else udp = new NativeUdpBind({ address: bindAddr, port: cfg.dstport, device: cfg.dev ?? '' });
+    if (cfg.io === 'dgram') udp = queued = await platform.openDgramUdp({ address: bindAddr, port: cfg.dstport, device: cfg.dev ?? '' });
+    else udp = tunable = platform.openUdp({ address: bindAddr, port: cfg.dstport, device: cfg.dev ?? '' });
   } catch (e) {
     throw udpError(e as NodeJS.ErrnoException, bindAddr, cfg.dstport);
   }
   undo.push('close UDP socket', () => udp.close());
   // --srcport: send-only sockets on ports spread over the range (config refuses it with --io dgram).
-  const pool = cfg.srcport !== undefined ? openSourcePorts(cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? '') : [];
+  const pool = cfg.srcport !== undefined ? openSourcePorts(platform, cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? '') : [];
   undo.push('close source-port sockets', () => pool.forEach((p) => p.close()));
   if (pool.length !== 0) log(`--srcport: ${pool.length} sending sockets, ports ${pool.map((p) => p.localPort).join(' ')}`);
   // --df inherit: Linux has no per-datagram DF control message, so frames whose inner IPv4 packet has DF leave
   // from DF-set twins of the sending sockets (ephemeral ports, or ports of the --srcport range).
-  const dfPool: NativeUdpBind[] = [];
+  const dfPool: TunableUdpBind[] = [];
   undo.push('close DF sockets', () => dfPool.forEach((p) => p.close()));
-  if (cfg.df === 'inherit' && udp instanceof NativeUdpBind) {
-    if (cfg.srcport !== undefined) dfPool.push(...openSourcePorts(cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? ''));
-    else dfPool.push(new NativeUdpBind({ address: bindAddr, port: 0, device: cfg.dev ?? '', rcvbuf: 64 << 10 }));
+  if (cfg.df === 'inherit' && tunable !== undefined) {
+    if (cfg.srcport !== undefined) dfPool.push(...openSourcePorts(platform, cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? ''));
+    else dfPool.push(platform.openUdp({ address: bindAddr, port: 0, device: cfg.dev ?? '', rcvbuf: 64 << 10 }));
     log(`--df inherit: ${dfPool.length} DF-set sending socket(s), port(s) ${dfPool.map((p) => p.localPort).join(' ')}`);
   }
   // Outer header settings (--ttl, --tos, --df): socket-wide; config refuses them with --io dgram.
-  for (const sock of [udp, ...pool, ...dfPool]) if (sock instanceof NativeUdpBind) {
+  for (const sock of [...(tunable === undefined ? [] : [tunable]), ...pool, ...dfPool]) {
     const df = cfg.df === undefined ? undefined : cfg.df === 'set' || dfPool.includes(sock) ? 1 : 0;
     const outer: [UdpIpOption, number | undefined][] = [
       ['ttl', cfg.ttl],
@@ -144,6 +149,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     }
   }
 
+
   // 4. Link.
   const macNum = cfg.mac !== undefined ? macParse(cfg.mac)! : macRandomLocal(randomBytes(6));
   const mac = macFormat(macNum);
@@ -160,11 +166,14 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   const zeroCsum = cfg.udpcsum === false ? '--noudpcsum' : cfg.udp6zerocsumtx === true ? '--udp6zerocsumtx' : undefined;
   const off = negotiateOffloads(tap, udp, cfg.offload !== 'off', zeroCsum);
   const maxUdpPayload = underlayMtu - (v6 ? 40 : 20) - 8;
+  const txPath = openTunnelPath({ cfg, tso: off.tso, v6, underlayDev, slots: udp.destinationSlots, platform }, log, undo);
+  const offloads = `${off.summary}; ${txPath.summary}`;
   const vtep = new Vtep(tap, udp, {
     vni: cfg.vni,
     ownMac: macNum,
     maxUdpPayload,
     maxFrame: Math.max(mtu, 1500) + ETH_HLEN + 4,
+    tapMtu: mtu,
     dstport: cfg.dstport,
     tso: off.tso,
     udpGso: off.gso,
@@ -175,6 +184,8 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     tos: cfg.tos === 'inherit' ? TOS_INHERIT : cfg.tos ?? 0,
     srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')),
     dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')),
+    ...(txPath.tunnel === undefined ? {} : { tunnelTx: txPath.tunnel }),
+    ...(cfg.df === undefined ? {} : { df: cfg.df }),
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
@@ -200,7 +211,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
   vtep.start();
   const localAddress = cfg.local ?? bindAddr;
   const readyLine = `ready: ${tap.name} vni ${cfg.vni} udp ${v6 ? `[${localAddress}]` : localAddress}:${udp.localPort} mac ${mac} mtu ${mtu} io ${cfg.io}`;
-  log(`${tap.name}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; ${off.summary}`);
+  log(`${tap.name}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; ${offloads}`);
 
   let stopped = false;
   return {
@@ -214,13 +225,14 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     localPort: udp.localPort,
     ioPath: udp.ioPath,
     routes,
-    offloads: off.summary,
+    offloads,
+    txPath: txPath.tunnel === undefined ? 'udp' : 'tap',
     startedAt: Date.now(),
     readyLine,
     stop(): void {
       if (stopped) return;
       stopped = true;
-      if (udp instanceof DgramUdpBind) vtep.counters.v[C.pool_exhausted]! += udp.ringFull;
+      if (queued !== undefined) vtep.counters.v[C.pool_exhausted]! += queued.ringFull;
       undo.run(log); // routes first (newest first), then the socket, then the TAP (the device disappears)
     },
   };
@@ -240,10 +252,9 @@ interface Offloads {
  *  - UDP_GRO: the kernel may hand us several datagrams glued together (needs Linux ≥ 5.0).
  * TSO without GSO still works (segments are sent as single datagrams), so they are independent.
  */
-function negotiateOffloads(tap: LinuxTap, udp: UdpBind, wanted: boolean, noGsoBecause: string | undefined): Offloads {
+function negotiateOffloads(tap: OffloadTap, udp: UdpBind, wanted: boolean, noGsoBecause: string | undefined): Offloads {
   if (!wanted) return { tso: false, gso: false, gro: false, summary: 'offloads off (--offload off): plain path' };
-  const c = native().constants;
-  const tsoErr = tap.setOffload(c.TUN_F_CSUM | c.TUN_F_TSO4 | c.TUN_F_TSO6 | c.TUN_F_TSO_ECN);
+  const tsoErr = tap.setOffload(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN);
   const gso = noGsoBecause === undefined && udp.enableOffload('gso');
   const gro = udp.enableOffload('gro');
   const parts = [
@@ -261,10 +272,10 @@ const SRCPORT_SOCKETS = 16;
  * Opens up to SRCPORT_SOCKETS send sockets on ports spread evenly over [min, max]: in each share of the range,
  * the first port that is free (EADDRINUSE moves on; --dstport is skipped). Throws when none could be bound.
  */
-function openSourcePorts(range: { min: number; max: number }, dstport: number, addr: string, dev: string): NativeUdpBind[] {
+function openSourcePorts(platform: Platform, range: { min: number; max: number }, dstport: number, addr: string, dev: string): TunableUdpBind[] {
   const span = range.max - range.min + 1;
   const want = Math.min(SRCPORT_SOCKETS, span);
-  const out: NativeUdpBind[] = [];
+  const out: TunableUdpBind[] = [];
   try {
     for (let i = 0; i < want; i++) {
       const first = range.min + Math.floor((i * span) / want);
@@ -273,7 +284,7 @@ function openSourcePorts(range: { min: number; max: number }, dstport: number, a
         if (port === dstport) continue;
         try {
           // Send-only: never read, so a small receive buffer.
-          out.push(new NativeUdpBind({ address: addr, port, device: dev, rcvbuf: 64 << 10 }));
+          out.push(platform.openUdp({ address: addr, port, device: dev, rcvbuf: 64 << 10 }));
           break;
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw udpError(e as NodeJS.ErrnoException, addr, port);

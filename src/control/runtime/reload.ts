@@ -13,13 +13,20 @@
  * at runtime with `vxlan-user fdb` / `neigh` and not in the file are removed. Write them into the file to keep
  * them.
  */
-import type { RouteSpec, UpConfig } from './config-types.js';
-import { parseUpArgs } from './config.js';
-import { VxlanUserError } from './errors.js';
+import type { RouteSpec, UpConfig } from '../config/config-types.js';
+import { parseUpArgs } from '../config/config.js';
+import { VxlanUserError } from '../config/errors.js';
 import { ip } from './host.js';
 import type { Instance, Logger } from './instance.js';
-import type { Notifier } from './sd-notify.js';
 import { replaceFdb, replaceNeigh, type TableContext, type TableDiff } from './tables.js';
+
+/** What a reload tells the process's supervisor (ops/sd-notify.ts speaks it to systemd). */
+export interface Notifier {
+  /** READY=1, with a new STATUS= line when given (else systemd keeps the last one). */
+  ready(status?: string): void;
+  reloading(): void;
+  stopping(): void;
+}
 
 /** The live state of one `up` process that the control plane reads and changes. */
 export interface Runtime {
@@ -54,7 +61,7 @@ export function configFileOf(argv: readonly string[]): string | undefined {
 /** Fields of UpConfig that a running instance cannot change: the socket, the device and the metrics server. */
 const FIXED: readonly string[] = [
   'vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'addr', 'io', 'offload', 'metrics', 'learning', 'ageing',
-  'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport',
+  'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'txPath',
 ];
 
 const show = (v: unknown): string => (v === undefined ? '(unset)' : Array.isArray(v) ? `[${v.join(', ')}]` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));

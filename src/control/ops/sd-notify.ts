@@ -8,18 +8,14 @@
  *   WATCHDOG=1               every WATCHDOG_USEC/2, from an event-loop timer: a stuck loop stops them
  *
  * $NOTIFY_SOCKET is a filesystem path or an abstract name (`@...`); each message is one datagram, sent through
- * the addon (Node has no Unix datagram sockets). A failed send is logged once and never stops the instance.
+ * the addon (Node has no Unix datagram sockets; the cli passes the send in). A failed send is logged once and
+ * never stops the instance.
  */
-import { native } from '../platform/linux/native.js';
-import type { Logger } from './instance.js';
+import type { Logger } from '../runtime/instance.js';
+import type { Notifier } from '../runtime/reload.js';
 
-/** What the control plane tells its supervisor; no-op methods when there is none. */
-export interface Notifier {
-  /** READY=1, with a new STATUS= line when given (else systemd keeps the last one). */
-  ready(status?: string): void;
-  reloading(): void;
-  stopping(): void;
-}
+/** Sends one datagram to a Unix socket path or `@abstract` name (the addon's unixDgramSend); throws on failure. */
+export type DatagramSend = (socket: string, message: string) => void;
 
 /** The watchdog ping interval in ms (half of WATCHDOG_USEC), or undefined when no watchdog is asked of us. */
 export function watchdogIntervalMs(env: NodeJS.ProcessEnv, pid: number): number | undefined {
@@ -42,23 +38,24 @@ export class SdNotify implements Notifier {
   private constructor(
     readonly socket: string,
     private readonly log: Logger,
+    private readonly sendDatagram: DatagramSend,
   ) {}
 
   /** From $NOTIFY_SOCKET; undefined when it is unset (not under systemd) or of a kind we do not speak. */
-  static fromEnv(env: NodeJS.ProcessEnv, log: Logger): SdNotify | undefined {
+  static fromEnv(env: NodeJS.ProcessEnv, log: Logger, send: DatagramSend): SdNotify | undefined {
     const path = env.NOTIFY_SOCKET;
     if (path === undefined || path === '') return undefined;
     if (!path.startsWith('/') && !path.startsWith('@')) {
       log(`NOTIFY_SOCKET=${path} is neither a path nor an @abstract name: not notifying systemd`);
       return undefined;
     }
-    return new SdNotify(path, log);
+    return new SdNotify(path, log, send);
   }
 
   /** One datagram of newline-separated KEY=VALUE lines. */
   send(...lines: string[]): void {
     try {
-      native().unixDgramSend(this.socket, lines.join('\n'));
+      this.sendDatagram(this.socket, lines.join('\n'));
     } catch (e) {
       if (this.warned) return;
       this.warned = true;

@@ -17,7 +17,19 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Request } from './control-protocol.js';
-import { nsIdentity, ownerUserNamespaces, socketPeerCred } from '../platform/linux/peer.js';
+
+/**
+ * How the peer and the namespaces are read: SO_PEERCRED and ioctl_ns(2) need the native addon, so the cli
+ * (the composition root) passes platform/linux/peer.ts in.
+ */
+export interface PeerCredentials {
+  /** SO_PEERCRED of an accepted socket (pid 0: not visible from our pid namespace); undefined when unreadable. */
+  peerOf(sock: Socket): { readonly pid: number; readonly uid: number } | undefined;
+  /** The identity of the namespace at `path` (e.g. /proc/PID/ns/user); throws when it cannot be read. */
+  nsIdentity(path: string): string;
+  /** The user namespaces owning the namespace at `path`, then the owner's visible ancestors. */
+  ownerUserNamespaces(path: string): ReadonlySet<string>;
+}
 
 /** linux/capability.h */
 export const CAP_NET_ADMIN = 12;
@@ -55,23 +67,23 @@ export function judge(facts: { status: string; uid: number; userNs: string }, ow
 }
 
 /** Reads the peer of an accepted control connection and applies the rule. Never throws. */
-export function peerAccess(sock: Socket, owners: ReadonlySet<string>): PeerAccess {
+export function peerAccess(sock: Socket, owners: ReadonlySet<string>, creds: PeerCredentials): PeerAccess {
   let pid = 0;
   let uid = -1;
   try {
-    const cred = socketPeerCred(sock);
+    const cred = creds.peerOf(sock);
     if (!cred) return { pid, uid, denied: 'its credentials cannot be read (no socket fd)' };
     ({ pid, uid } = cred);
     if (pid === 0) return { pid, uid, denied: 'its pid is not visible from our pid namespace' };
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return { pid, uid, denied: judge({ status, uid, userNs: nsIdentity(`/proc/${pid}/ns/user`) }, owners) };
+    return { pid, uid, denied: judge({ status, uid, userNs: creds.nsIdentity(`/proc/${pid}/ns/user`) }, owners) };
   } catch (e) {
     return { pid, uid, denied: `its credentials cannot be read (${(e as Error).message})` };
   }
 }
 
 /** The user namespaces whose CAP_NET_ADMIN holders may change us (see the top of this file). */
-export const ownersOfOurNetns = (): ReadonlySet<string> => ownerUserNamespaces('/proc/self/ns/net');
+export const ownersOfOurNetns = (creds: PeerCredentials): ReadonlySet<string> => creds.ownerUserNamespaces('/proc/self/ns/net');
 
 /** The one sentence a refused client prints (after `vxlan-user: `). */
 export const deniedMessage = (name: string): string => `permission denied: changing ${name} needs CAP_NET_ADMIN`;

@@ -21,12 +21,12 @@
  * that see it when the host has no other route either.
  */
 import ipaddr from 'ipaddr.js';
-import type { FdbSpec, UpConfig } from './config-types.js';
-import { UsageError } from './errors.js';
-import { parseIpText, type Ip } from './config.js';
-import type { Overlay, OverlayNode } from './overlay.js';
+import type { FdbSpec, UpConfig } from '../config/config-types.js';
+import { UsageError } from '../config/errors.js';
+import { cidrOf, inCidr, isRefusal, parseMac, parseIpText, type Cidr, type Ip } from '../config/grammar.js';
+import type { Overlay, OverlayNode } from '../config/overlay.js';
 import { nodeByValue, nodeLabel } from './plan.js';
-import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from './defaults.js';
+import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from '../config/defaults.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
@@ -109,19 +109,11 @@ export interface ExplainContext {
   readonly self?: OverlayNode;
 }
 
-/** A MAC in lower-case colon form, or undefined when `text` is not one (colons or dashes, 1-2 hex digits). */
-function macText(text: string): string | undefined {
-  if (!/^([0-9a-fA-F]{1,2}[:-]){5}[0-9a-fA-F]{1,2}$/.test(text)) return undefined;
-  return text
-    .split(/[:-]/)
-    .map((p) => p.toLowerCase().padStart(2, '0'))
-    .join(':');
-}
-
 /** Parses DEST. @throws UsageError (one sentence, exit 2) */
 export function parseDest(text: string): { kind: 'mac'; mac: string } | { kind: 'ip'; ip: Ip } {
-  const mac = macText(text);
-  if (mac !== undefined) {
+  const m = parseMac(text);
+  if (!isRefusal(m)) {
+    const mac = m.mac;
     if (mac === ZERO_MAC) {
       throw new UsageError(`DEST ${text} is the all-zeros MAC, the FDB key of the default destinations, not a frame's destination`);
     }
@@ -129,24 +121,9 @@ export function parseDest(text: string): { kind: 'mac'; mac: string } | { kind: 
   }
   const ip = parseIpText(text);
   if (typeof ip !== 'string') return { kind: 'ip', ip };
-  throw new UsageError(
-    `DEST ${JSON.stringify(text)} is neither a MAC address (like 7a:3a:fe:45:a3:76) nor an IP address (like 10.235.88.10 or 179.17.1.16)`,
-  );
+  // The grammar's rules for both, in its words (grammar.ts), since DEST may be either.
+  throw new UsageError(`DEST ${JSON.stringify(text)} is neither a MAC address (${m.reason}) nor an IP address (${ip})`);
 }
-
-interface Prefix {
-  readonly net: ipaddr.IPv4 | ipaddr.IPv6;
-  readonly len: number;
-  readonly text: string;
-}
-
-function prefixOf(cidrText: string): Prefix {
-  const [net, len] = ipaddr.parseCIDR(cidrText);
-  const text = `${net.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(cidrText).toString() : ipaddr.IPv6.networkAddressFromCIDR(cidrText).toRFC5952String()}/${len}`;
-  return { net, len, text };
-}
-
-const within = (ip: Ip, p: Prefix): boolean => ip.addr.kind() === p.net.kind() && ip.addr.match(p.net, p.len);
 
 /** `08 00 00 00 00 27 11 00` for VNI 10001. */
 export function vxlanHeaderHex(vni: number): string {
@@ -188,7 +165,7 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
     steps.push(`local      ${ip.text} is ${what}: the kernel delivers it through the local routing table (ip route show table local); it never reaches ${dev} or vxlan-user`);
     return { ...base, verdict: 'local', steps, summary: `${ip.text} is this node${self === undefined ? '' : ` (${nodeLabel(self)})`}: delivered locally, never encapsulated` };
   }
-  const ownPod = self?.pods.find((p) => within(ip, prefixOf(p)));
+  const ownPod = self?.pods.find((p) => inCidr(ip, cidrOf(p)));
   if (ownPod !== undefined) {
     steps.push(`local      ${ip.text} is in ${ownPod}, a pod subnet behind this node: the node's own route to its pod veth carries it, not ${dev}`);
     return { ...base, verdict: 'local', steps, summary: `${ip.text} is a pod on this node (${ownPod}): routed to the pod's veth, never encapsulated` };
@@ -197,17 +174,17 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
   // Route: longest prefix among the pod routes and the connected overlay subnets; a tie goes to the
   // connected route (the kernel's proto kernel route is found first at the same prefix in the main table).
   interface Cand {
-    readonly p: Prefix;
+    readonly p: Cidr;
     readonly via?: string;
   }
   const cands: Cand[] = [
-    ...cfg.addr.map((a) => ({ p: prefixOf(a) })),
-    ...cfg.route.map((r) => ({ p: prefixOf(r.cidr), via: r.gateway })),
+    ...cfg.addr.map((a) => ({ p: cidrOf(a) })),
+    ...cfg.route.map((r) => ({ p: cidrOf(r.cidr), via: r.gateway })),
   ];
   let best: Cand | undefined;
   for (const c of cands) {
-    if (!within(ip, c.p)) continue;
-    if (best === undefined || c.p.len > best.p.len) best = c;
+    if (!inCidr(ip, c.p)) continue;
+    if (best === undefined || c.p.prefix > best.p.prefix) best = c;
   }
   if (best === undefined) {
     const why =
@@ -234,7 +211,7 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
 
   // Broadcast and multicast destinations need no ARP: their MAC is computed.
   const nh = parseIpText(nextHop) as Ip;
-  const bcast = best.via === undefined && nh.family === 4 && best.p.len < 31 && nh.text === ipaddr.IPv4.broadcastAddressFromCIDR(best.p.text).toString();
+  const bcast = best.via === undefined && nh.family === 4 && best.p.prefix < 31 && nh.text === ipaddr.IPv4.broadcastAddressFromCIDR(best.p.text).toString();
   if (bcast || nh.addr.range() === 'multicast') {
     const mac = bcast ? BROADCAST_MAC : multicastMac(nh);
     steps.push(`neighbour  none needed: ${nh.text} is the subnet's ${bcast ? 'broadcast address' : 'multicast group'}, sent to ${mac}`);

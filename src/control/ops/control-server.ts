@@ -15,7 +15,7 @@
  * file descriptors (which reload's `ip` children and --pcap need) nor lock an administrator out.
  */
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
-import type { UpConfig } from './config-types.js';
+import type { UpConfig } from '../config/config-types.js';
 import {
   controlSocketPath,
   encodeLine,
@@ -27,13 +27,12 @@ import {
   type Response,
   type ShowData,
 } from './control-protocol.js';
-import { deniedMessage, EXIT_DENIED, isChange, ownersOfOurNetns, peerAccess, type PeerAccess } from './access.js';
-import { VxlanUserError } from './errors.js';
-import type { Instance, Logger } from './instance.js';
+import { deniedMessage, EXIT_DENIED, isChange, ownersOfOurNetns, peerAccess, type PeerAccess, type PeerCredentials } from './access.js';
+import { VxlanUserError } from '../config/errors.js';
+import type { Instance, Logger } from '../runtime/instance.js';
 import { startMetricsServer, type MetricsServer } from './metrics.js';
-import { configFileOf, reload, type Runtime } from './reload.js';
-import type { Notifier } from './sd-notify.js';
-import { applyFdbChange, applyNeighChange, fdbRows, neighRows } from './tables.js';
+import { configFileOf, reload, type Notifier, type Runtime } from '../runtime/reload.js';
+import { applyFdbChange, applyNeighChange, fdbRows, neighRows } from '../runtime/tables.js';
 
 export interface ControlServer {
   readonly path: string;
@@ -45,6 +44,8 @@ export interface ControlHooks {
   down(): void;
   /** The supervisor to tell about reloads (systemd's NOTIFY_SOCKET), if any. */
   readonly notify?: Notifier | undefined;
+  /** How to read a client's credentials (platform/linux/peer.ts), for the access rule of access.ts. */
+  readonly peers: PeerCredentials;
 }
 
 /** Connections a peer without the right to change may hold at once, per uid (a `stats --watch` needs one)... */
@@ -94,11 +95,11 @@ class ConnectionQuota {
 export async function startControlServer(rt: Runtime, hooks: ControlHooks): Promise<ControlServer> {
   const path = controlSocketPath(rt.inst.tapName);
   // Who may change us is fixed for the process's life: the owners of the netns we run in.
-  const owners = ownersOfOurNetns();
+  const owners = ownersOfOurNetns(hooks.peers);
   const quota = new ConnectionQuota();
   // allowHalfOpen: a client that sends its request and shuts down its side still gets the answer.
   const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
-    const peer = peerAccess(sock, owners);
+    const peer = peerAccess(sock, owners, hooks.peers);
     const full = quota.take(peer);
     if (full !== undefined) {
       finish(sock, { ok: false, exit: 1, error: full });
@@ -308,7 +309,7 @@ export async function startOperations(inst: Instance, config: UpConfig, argv: re
     inst,
     argv,
     log,
-    tables: { vtep: inst.vtep, vni: config.vni, dstport: config.dstport, family: isIPv6(inst.localAddress) ? 6 : 4 },
+    tables: { vtep: inst.vtep, vni: config.vni, dstport: config.dstport, family: isIPv6(inst.localAddress) ? 6 : 4, local: config.local, addr: config.addr },
     config,
     reloads: 0,
     lastReload: undefined,

@@ -32,6 +32,17 @@ export interface RouteSpec {
   readonly gateway: string;
 }
 
+/** Where a raw (not yet validated) value came from: a flag (`--vni`) or a key of a --config file. */
+export interface RawOrigin {
+  readonly key: string;
+  readonly file?: string;
+}
+/** One value as step 1 of config.ts collects it from a flag or a file (overlay.ts derives them too), before validation. */
+export interface RawValue {
+  readonly value: unknown;
+  readonly origin: RawOrigin;
+}
+
 /** Which UDP I/O implementation the dataplane uses. */
 export type IoMode = 'native' | 'dgram';
 
@@ -67,6 +78,8 @@ export interface UpConfig {
    * only when the kernel accepts it. `off` forces the plain path (one inner frame per datagram).
    */
   readonly offload?: 'on' | 'off';
+  /** `--tx-path auto|tap|udp` (default auto): where TCP super-frames leave (defaults.ts DEFAULT_TX_PATH). */
+  readonly txPath?: TxPath;
   /** `--learning` / `--nolearning`: learn inner source MAC → outer source IP on receive (default off). */
   readonly learning?: boolean;
   /** `--ageing SECONDS`: learned entries not heard from for this long go (default 300; 0 = never). */
@@ -93,3 +106,6 @@ export interface UpConfig {
   /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */
   readonly pcap?: string;
 }
+
+/** `--tx-path`: see defaults.ts TX_PATHS. */
+export type TxPath = 'auto' | 'tap' | 'udp';

@@ -6,7 +6,7 @@
  * both leave the host as they found it.
  */
 import { spawnSync } from 'node:child_process';
-import { VxlanUserError } from './errors.js';
+import { VxlanUserError } from '../config/errors.js';
 
 export interface IpResult {
   readonly ok: boolean;

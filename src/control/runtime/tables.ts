@@ -7,18 +7,27 @@
  * immutable (a new entry swapped in with one Map.set, see dataplane/fdb.ts) and the neighbour Map is built
  * aside and swapped whole. A packet sees the table before or after a change, never half of it.
  *
- * Refusals are VxlanUserErrors (exit 2), one sentence with the offending value, like the config module's.
+ * Refusals are VxlanUserErrors (exit 2), one sentence with the offending value, like the config module's:
+ * values are read by grammar.ts, as the client (cli/ctl.ts) and the config read them, then checked against
+ * this instance (its socket's family, --local, --addr), as the config checks them across its entries.
  */
-import { isIPv6 } from 'node:net';
-import type { FdbSpec, NeighSpec } from './config-types.js';
-import { parseIpText } from './config.js';
-import type { FdbAction, FdbRow, NeighAction, NeighRow } from './control-protocol.js';
-import { VxlanUserError } from './errors.js';
-import { MAC_ZERO } from '../dataplane/fdb.js';
-import type { Vtep } from '../dataplane/vtep.js';
-import { macFormat, macIsMulticast, macParse } from '../wire/mac.js';
-import { ipv4AddrFormat, ipv4AddrParse } from '../wire/ipv4.js';
-import { PORT_MAX, PORT_MIN, VNI_MAX, VNI_MIN } from './defaults.js';
+import type { FdbSpec, NeighSpec } from '../config/config-types.js';
+import type { FdbAction, FdbRow, NeighAction, NeighRow } from '../ops/control-protocol.js';
+import { VxlanUserError } from '../config/errors.js';
+import { MAC_ZERO } from '../../dataplane/fdb.js';
+import type { Vtep } from '../../dataplane/vtep.js';
+import { macFormat } from '../../wire/mac.js';
+import { ipv4AddrFormat, ipv4AddrParse } from '../../wire/ipv4.js';
+import {
+  cidrOf,
+  defaultDestinationOwnPortOrVni,
+  NEIGHBOUR_IS_SELF,
+  neighbourOffLink,
+  parseFdbCommand,
+  parseNeighCommand,
+  PEER_IS_SELF,
+  type Ip,
+} from '../config/grammar.js';
 
 /** What the tables need to know about the instance they belong to. */
 export interface TableContext {
@@ -27,28 +36,22 @@ export interface TableContext {
   readonly dstport: number;
   /** The underlay family of the instance's one UDP socket. */
   readonly family: 4 | 6;
+  /** `--local`, when given: no FDB destination may be this node itself. */
+  readonly local?: string;
+  /** `--addr` (CIDR text): a neighbour must be on one of these subnets and not one of these addresses. */
+  readonly addr?: readonly string[];
 }
 
 function refuse(message: string): never {
   throw new VxlanUserError('ECONFIG', message);
 }
 
-/** Canonical underlay IP text (RFC 5952 for IPv6, as the config module writes it), or a refusal naming the value. */
-export function canonicalUnderlayIp(text: string, family: 4 | 6): string {
-  const ip = parseIpText(text);
-  if (typeof ip === 'string') refuse(`dst ${text} is not an IP address: ${ip}`);
-  const range = ip.addr.range();
-  if (range === 'unspecified' || range === 'multicast' || range === 'broadcast')
-    refuse(`dst ${text} is the ${range} address: a peer's unicast underlay address is needed`);
-  if (ip.family !== family)
-    refuse(`dst ${text} is IPv${ip.family}, but this instance's underlay socket is IPv${family}: one instance sends from one socket`);
+/** The instance's side of an underlay destination: its socket's family, and not itself. */
+function peerIp(ctx: TableContext, ip: Ip): string {
+  if (ip.family !== ctx.family)
+    refuse(`dst ${ip.text} is IPv${ip.family}, but this instance's underlay socket is IPv${ctx.family}: one instance sends from one socket`);
+  if (ctx.local !== undefined && ip.text === ctx.local) refuse(`dst ${ip.text} conflicts with --local ${ctx.local}: ${PEER_IS_SELF}`);
   return ip.text;
-}
-
-function parseMacOrRefuse(text: string, what: string): number {
-  const m = macParse(text);
-  if (m === undefined) refuse(`${what} ${text} is not a MAC address: expected six hex octets like 7a:3a:fe:45:a3:76`);
-  return m;
 }
 
 // ───────────────────────────────────────────────────── FDB ─────────────────────────────────────────────────────
@@ -63,37 +66,34 @@ export interface FdbChange {
 
 /** Applies one `fdb` command. Returns a short description of what changed. */
 export function applyFdbChange(ctx: TableContext, c: FdbChange): string {
-  const mac = parseMacOrRefuse(c.mac, 'MAC');
-  if (mac !== MAC_ZERO && macIsMulticast(mac))
-    refuse(
-      `MAC ${c.mac} is a multicast/broadcast address: such frames always go to the default destinations, the 00:00:00:00:00:00 entry`,
-    );
-  if (c.port !== undefined && (!Number.isInteger(c.port) || c.port < PORT_MIN || c.port > PORT_MAX))
-    refuse(`port ${c.port} is out of range: ${PORT_MIN}..${PORT_MAX}`);
-  if (c.vni !== undefined && (!Number.isInteger(c.vni) || c.vni < VNI_MIN || c.vni > VNI_MAX))
-    refuse(`vni ${c.vni} is out of range: ${VNI_MIN}..${VNI_MAX}`);
-  if (mac === MAC_ZERO && ((c.port !== undefined && c.port !== ctx.dstport) || (c.vni !== undefined && c.vni !== ctx.vni)))
-    refuse(`a default destination (00:00:00:00:00:00) cannot have its own port or vni: it uses the instance's port ${ctx.dstport} and vni ${ctx.vni}`);
+  // The same grammar the client checked with (cli/ctl.ts), then what only the instance knows.
+  const parsed = parseFdbCommand(c);
+  if (typeof parsed === 'string') refuse(parsed);
+  const mac = parsed.mac.macNum;
+  if (mac === MAC_ZERO) {
+    const own = defaultDestinationOwnPortOrVni(parsed.port, parsed.vni, ctx.dstport, ctx.vni);
+    if (own !== undefined) refuse(`MAC ${parsed.mac.mac} ${own}`);
+  }
   // Stored like the config module stores them: a port equal to --dstport and a VNI equal to --vni are the defaults.
-  const port = c.port;
-  const vni = c.vni === undefined || c.vni === ctx.vni ? undefined : c.vni;
+  const port = parsed.port;
+  const vni = parsed.vni === undefined || parsed.vni === ctx.vni ? undefined : parsed.vni;
   const fdb = ctx.vtep.fdb;
   const macText = macFormat(mac);
   const existing = fdb.lookup(mac);
 
   if (c.action === 'del') {
-    if (c.dst === undefined) {
+    if (parsed.dst === undefined) {
       if (!fdb.delete(mac)) refuse(`no FDB entry for ${macText}`);
       return `deleted ${macText}`;
     }
-    const dst = canonicalUnderlayIp(c.dst, ctx.family);
-    if (!fdb.removeRemote(mac, dst, port, c.vni === undefined ? undefined : (vni ?? -1)))
+    const dst = peerIp(ctx, parsed.dst!);
+    if (!fdb.removeRemote(mac, dst, port, parsed.vni === undefined ? undefined : (vni ?? -1)))
       refuse(`the FDB entry for ${macText} has no destination ${dst}${port !== undefined ? ` port ${port}` : ''}`);
     return `deleted ${macText} dst ${dst}`;
   }
 
-  if (c.dst === undefined) refuse(`fdb ${c.action} needs 'dst IP'`);
-  const dst = canonicalUnderlayIp(c.dst, ctx.family);
+  if (parsed.dst === undefined) refuse(`fdb ${c.action} needs 'dst IP'`);
+  const dst = peerIp(ctx, parsed.dst);
   const row = { ip: dst, ...(port === undefined ? {} : { port }), ...(vni === undefined ? {} : { vni }) };
   try {
     switch (c.action) {
@@ -141,12 +141,11 @@ export interface NeighChange {
 }
 
 export function applyNeighChange(ctx: TableContext, c: NeighChange): string {
-  const ip = ipv4AddrParse(c.ip);
-  if (ip === undefined) {
-    if (isIPv6(c.ip)) refuse(`${c.ip} is IPv6: proxy-ARP answers IPv4 neighbours only`);
-    refuse(`${c.ip} is not an IPv4 address: expected a form like 179.17.1.31`);
-  }
-  const ipText = ipv4AddrFormat(ip);
+  // The same grammar the client checked with (cli/ctl.ts), then the config's rules against this instance's --addr.
+  const parsed = parseNeighCommand(c);
+  if (typeof parsed === 'string') refuse(parsed);
+  const ipText = parsed.ip.text;
+  const ip = ipv4AddrParse(ipText)!;
   const cur = ctx.vtep.neigh;
   if (c.action === 'del') {
     if (!cur.has(ip)) refuse(`no neighbour entry for ${ipText}`);
@@ -155,9 +154,13 @@ export function applyNeighChange(ctx: TableContext, c: NeighChange): string {
     ctx.vtep.neigh = next;
     return `deleted ${ipText}`;
   }
-  if (c.lladdr === undefined) refuse(`neigh ${c.action} needs 'lladdr MAC'`);
-  const mac = parseMacOrRefuse(c.lladdr, 'lladdr');
-  if (mac === MAC_ZERO || macIsMulticast(mac)) refuse(`lladdr ${c.lladdr} is not a unicast MAC: a neighbour needs a station address`);
+  if (parsed.lladdr === undefined) refuse(`neigh ${c.action} needs 'lladdr MAC'`);
+  const addrs = (ctx.addr ?? []).map(cidrOf);
+  const own = addrs.find((a) => a.ip.text === ipText);
+  if (own !== undefined) refuse(`neighbour ${ipText} conflicts with --addr ${own.ip.text}/${own.prefix}: ${NEIGHBOUR_IS_SELF}`);
+  const offLink = neighbourOffLink(parsed.ip, addrs);
+  if (offLink !== undefined) refuse(`neighbour ${ipText} ${offLink}`);
+  const mac = parsed.lladdr.macNum;
   const old = cur.get(ip);
   if (c.action === 'add' && old !== undefined)
     refuse(`a neighbour entry for ${ipText} already exists (lladdr ${macFormat(old)}): use 'neigh replace'`);

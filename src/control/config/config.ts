@@ -5,7 +5,8 @@
  *   1. parse     argv with node:util parseArgs (strict) and the file with `yaml`; collect *raw* values, each
  *                with its origin (flag or file key), and merge them: scalar flags override the file,
  *                repeatable flags add to the file's lists (file entries first).
- *   2. validate  (a) per field: syntax and ranges (MAC, IP, CIDR, VNI, ports, MTU, interface names);
+ *   2. validate  (a) per field: syntax and ranges (MAC, IP, CIDR, VNI, ports, MTU, interface names), the
+ *                    addresses, prefixes and rows through grammar.ts, as every other entry point reads them;
  *                (b) cross-field: address families, duplicates, routes and neighbours against `--addr`.
  *   3. resolve   defaults from defaults.ts, into a frozen `UpConfig`. Values that depend on the host
  *                (random MAC, MTU from the underlay) stay undefined and are resolved at apply time.
@@ -25,9 +26,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import ipaddr from 'ipaddr.js';
 import { LineCounter, parseDocument } from 'yaml';
-import type { FdbSpec, IoMode, NeighSpec, RouteSpec, UpConfig } from './config-types.js';
+import type { FdbSpec, IoMode, NeighSpec, RawValue as Raw, RouteSpec, TxPath, UpConfig } from './config-types.js';
 import {
   AGEING_MAX,
   AGEING_MIN,
@@ -39,6 +39,7 @@ import {
   DEFAULT_DSTPORT,
   DEFAULT_IO,
   DEFAULT_OFFLOAD,
+  TX_PATHS,
   OFFLOAD_MODES,
   DEFAULT_NAME,
   DEFAULT_QUIET,
@@ -57,7 +58,38 @@ import {
   VXLAN_OVERHEAD_IPV6,
 } from './defaults.js';
 import { ConfigError, UsageError } from './errors.js';
-import { nodeWithoutOverlay, overlayRaw } from './overlay.js';
+import {
+  defaultDestinationOwnPortOrVni,
+  FDB_FORM,
+  inCidr,
+  isRefusal,
+  listCidrs,
+  NEIGHBOUR_IS_SELF,
+  neighbourOffLink,
+  parseCidr,
+  parseFdbMac,
+  parseHostIp,
+  parseInterfaceAddr,
+  parseIp,
+  parseUnderlayIp,
+  parseUnicastMac,
+  PEER_IS_SELF,
+  phrase,
+  portLimit,
+  Refusal,
+  routeLoop,
+  splitFdbDst,
+  VNI_LIMIT,
+  wholeNumber,
+  type Cidr,
+  type Family,
+  type Ip,
+  type Mac,
+} from './grammar.js';
+import { nodeWithoutOverlay, overlayRaw, parseOverlay, type Overlay } from './overlay.js';
+
+// The grammar's address parser and type, where other modules found them before grammar.ts existed.
+export { parseIpText, type Ip } from './grammar.js';
 
 /** What `parseUpArgs` returns: either a help request (nothing validated) or a complete configuration. */
 export type UpArgs =
@@ -84,20 +116,11 @@ export function parseUpArgs(argv: readonly string[]): UpArgs {
 
 // ───────────────────────────────────────────── step 1: parse ─────────────────────────────────────────────
 
-export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport'] as const;
+export const SCALAR_KEYS = ['vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'io', 'offload', 'quiet', 'peers-only', 'metrics', 'trace', 'pcap', 'learning', 'ageing', 'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'tx-path'] as const;
 const LIST_KEYS = ['addr', 'remote', 'fdb', 'neigh', 'route'] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 type ListKey = (typeof LIST_KEYS)[number];
 
-/** Where a raw value came from: a flag (`--vni`) or a key of a --config file. */
-interface Origin {
-  readonly key: string;
-  readonly file?: string;
-}
-interface Raw {
-  readonly value: unknown;
-  readonly origin: Origin;
-}
 interface RawUp {
   readonly scalars: Partial<Record<ScalarKey, Raw>>;
   readonly lists: Record<ListKey, readonly Raw[]>;
@@ -119,6 +142,7 @@ const OPTIONS = {
   config: { type: 'string' },
   io: { type: 'string' },
   offload: { type: 'string' },
+  'tx-path': { type: 'string' },
   quiet: { type: 'boolean' },
   'peers-only': { type: 'boolean' },
   metrics: { type: 'string' },
@@ -247,10 +271,19 @@ export function readConfigFile(file: string): Record<string, unknown> {
   return obj;
 }
 
+/** Reads a config file that must be in the whole-overlay form (plan, explain, demo). @throws ConfigError */
+export function loadOverlay(file: string): Overlay {
+  const obj = readConfigFile(file);
+  if (!('nodes' in obj)) {
+    throw new ConfigError(`--config ${file} describes one node (it has no 'nodes:' list): this needs the whole-overlay form, see docs/overlay.md`);
+  }
+  return parseOverlay(obj, file, SCALAR_KEYS);
+}
+
 /** Read a version-1 config file into raw values; the whole-overlay form (nodes:) derives them for one node (overlay.ts). */
 function loadConfigFile(file: string, node: string | undefined): RawUp {
   const obj = readConfigFile(file);
-  if ('nodes' in obj) return overlayRaw(obj, file, node);
+  if ('nodes' in obj) return overlayRaw(obj, file, node, SCALAR_KEYS);
   if (node !== undefined) throw nodeWithoutOverlay(node, file);
   for (const key of Object.keys(obj)) {
     if (!FILE_KEYS.includes(key)) {
@@ -319,11 +352,17 @@ function fail(raw: Raw, problem: string): never {
 }
 
 /**
- * The verb phrase for a part of a value: `is a multicast MAC address` when the part is the whole value
- * (`--mac 01:...`), `has a multicast MAC address 01:...` when it is one side of `A=B`.
+ * Refuse `raw` for what the grammar found wrong with `text`, a part of it or the whole value:
+ * `--mac 01:... is a multicast MAC address: ...`, `--neigh IP=01:... has a multicast MAC address 01:...: ...`.
  */
-function says(raw: Raw, text: string, noun: string): string {
-  return raw.value === text ? `is ${noun}` : `has ${noun} ${show(text)}`;
+function refuse(raw: Raw, text: string, r: Refusal): never {
+  fail(raw, phrase(r, text, raw.value === text));
+}
+
+/** The grammar's value, or a refusal of `raw`. */
+function must<T>(raw: Raw, text: string, v: T | Refusal): T {
+  if (isRefusal(v)) refuse(raw, text, v);
+  return v;
 }
 
 function str(raw: Raw): string {
@@ -349,16 +388,12 @@ function bool(raw: Raw): boolean {
 function int(raw: Raw, min: number, max: number, limit: string, part?: { name: string; value: unknown }): number {
   const value = part === undefined ? raw.value : part.value;
   const what = part === undefined ? 'is' : `has ${part.name} ${show(value, raw.origin.file !== undefined)},`;
-  let n = NaN;
-  if (typeof value === 'number' && Number.isInteger(value)) n = value;
-  else if (typeof value === 'string' && /^[0-9]+$/.test(value)) n = Number(value);
-  else fail(raw, `${what} not a whole number: ${limit}`);
-  if (!Number.isSafeInteger(n) || n < min || n > max) fail(raw, `${what} out of range: ${limit}`);
+  const n = wholeNumber(value, min, max);
+  if (typeof n === 'string') fail(raw, `${what} ${n}: ${limit}`);
   return n;
 }
 
-const VNI_LIMIT = `a VNI is 24 bits, ${VNI_MIN}..${VNI_MAX}`;
-const PORT_LIMIT = `a UDP port is ${PORT_MIN}..${PORT_MAX}`;
+const PORT_LIMIT = portLimit('UDP');
 const MTU_LIMIT =
   `the MTU is ${MTU_MIN_IPV4}..${MTU_MAX_IPV4_UNDERLAY} with an IPv4 underlay ` +
   `(65535 minus ${VXLAN_OVERHEAD_IPV4} bytes of VXLAN encapsulation; ${MTU_MAX_IPV6_UNDERLAY} with IPv6)`;
@@ -383,138 +418,23 @@ function metricsAddr(raw: Raw): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):([^:]+)$/.exec(text);
   if (m === null) fail(raw, 'is not ADDR:PORT: write e.g. 127.0.0.1:9470, [::1]:9470 or :9470 (every address)');
   const hostText = m[1] ?? m[2] ?? '';
-  const port = int(raw, PORT_MIN, PORT_MAX, PORT_LIMIT, { name: 'port', value: m[3] });
+  const port = int(raw, PORT_MIN, PORT_MAX, portLimit('TCP'), { name: 'port', value: m[3] });
   if (hostText === '') return { host: '0.0.0.0', port };
-  const ip = parseIpText(hostText);
-  if (typeof ip === 'string') fail(raw, `${says(raw, hostText, 'a malformed address')}: ${ip}`);
+  const ip = must(raw, hostText, parseIp(hostText));
   if (m[1] === undefined && ip.family === 6) fail(raw, `has an IPv6 address without brackets: write [${ip.text}]:${port}`);
   return { host: ip.text, port };
 }
 
-// MAC addresses ------------------------------------------------------------------------------------------
-
-interface Mac {
-  readonly mac: string;
-  readonly macNum: number;
-}
-
-const MAC_EXAMPLE = 'six hex octets separated by colons, like 7a:3a:fe:45:a3:76';
-
-/** `xx:xx:xx:xx:xx:xx` (one or two hex digits per octet, as iproute2 accepts) → lower-case canonical form. */
-function parseMacText(text: string): Mac | undefined {
-  const parts = text.split(':');
-  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{1,2}$/.test(p))) return undefined;
-  const mac = parts.map((p) => p.toLowerCase().padStart(2, '0')).join(':');
-  return { mac, macNum: parseInt(mac.replaceAll(':', ''), 16) };
-}
+// Addresses: the grammar's rules (grammar.ts), worded for a flag or a file key -------------------------------------
 
 const ZERO_MAC = '00:00:00:00:00:00';
-/** IEEE 802: bit 0 of the first octet is the I/G (individual/group) bit; set means multicast/broadcast. */
-const isGroupMac = (m: Mac): boolean => (Math.floor(m.macNum / 2 ** 40) & 0x01) !== 0;
-
-function macOf(raw: Raw, text: string, what = ''): Mac {
-  const m = parseMacText(text);
-  if (m === undefined) fail(raw, `${says(raw, text, `a malformed ${what}MAC address`)}: expected ${MAC_EXAMPLE}`);
-  return m;
-}
 
 /** A MAC that stands for one station: a device address or a neighbour's lladdr. */
-function unicastMac(raw: Raw, text: string, what = ''): Mac {
-  const m = macOf(raw, text, what);
-  if (m.mac === ZERO_MAC) fail(raw, `${says(raw, text, `the all-zeros ${what}MAC address`)}: a station needs a unicast address`);
-  if (isGroupMac(m)) {
-    fail(raw, `${says(raw, text, `a multicast ${what}MAC address`)} (the I/G bit, 0x01 in the first octet, is set): it must be unicast`);
-  }
-  return m;
-}
-
-// IP addresses and prefixes ---------------------------------------------------------------------------------
-
-type Family = 4 | 6;
-export interface Ip {
-  readonly addr: ipaddr.IPv4 | ipaddr.IPv6;
-  readonly text: string;
-  readonly family: Family;
-}
-
-/**
- * Strict IP text: IPv4 only as four decimal parts (inet_aton's "10.1" or "0x0a.0.0.1" are refused: they
- * are typos more often than intent); IPv6 in any RFC 4291 form, printed in RFC 5952 form.
- * Returns the reason as a string when the text is not an address.
- */
-export function parseIpText(text: string): Ip | string {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    const addr = ipaddr.IPv4.parse(text);
-    return { addr, text: addr.toString(), family: 4 };
-  }
-  if (text.includes(':') && ipaddr.IPv6.isValid(text)) {
-    if (text.includes('%')) return 'IPv6 zone indexes (%IFACE) are not supported';
-    const addr = ipaddr.IPv6.parse(text);
-    if (addr.isIPv4MappedAddress()) return `it is IPv4-mapped; write the IPv4 address ${addr.toIPv4Address().toString()}`;
-    return { addr, text: addr.toRFC5952String(), family: 6 };
-  }
-  return 'expected an IPv4 address like 192.168.0.31 or an IPv6 address like 2001:db8::31';
-}
-
-function ipOf(raw: Raw, text: string, what = ''): Ip {
-  const ip = parseIpText(text);
-  if (typeof ip === 'string') fail(raw, `${says(raw, text, `a malformed ${what}IP address`)}: ${ip}`);
-  return ip;
-}
-
-/** An address that names one host: not unspecified, multicast or the IPv4 limited broadcast. */
-function hostIp(raw: Raw, text: string, what = ''): Ip {
-  const ip = ipOf(raw, text, what);
-  const range = ip.addr.range();
-  if (range === 'unspecified' || range === 'broadcast' || range === 'multicast') {
-    fail(raw, `${says(raw, text, `the ${range} ${what}address`)}: a host's unicast address is needed here`);
-  }
-  return ip;
-}
-
-/** An underlay address (local, remote, FDB destination). A multicast group is not a supported underlay. */
-function underlayIp(raw: Raw, text: string): Ip {
-  const ip = ipOf(raw, text, 'underlay ');
-  if (ip.addr.range() === 'multicast') {
-    fail(
-      raw,
-      `${says(raw, text, 'a multicast group')}: a multicast underlay (the kernel's 'group') is not supported; give each peer's unicast address`,
-    );
-  }
-  return hostIp(raw, text, 'underlay ');
-}
-
-interface Cidr {
-  readonly ip: Ip;
-  readonly prefix: number;
-  /** The network address (host bits cleared). */
-  readonly network: Ip;
-}
-
-function networkOf(ip: Ip, prefix: number): Ip {
-  const bytes = ip.addr.toByteArray();
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    bytes[i] = (bytes[i] ?? 0) & ((0xff << (8 - keep)) & 0xff);
-  }
-  const addr = ipaddr.fromByteArray(bytes);
-  return { addr, text: addr.kind() === 'ipv6' ? (addr as ipaddr.IPv6).toRFC5952String() : addr.toString(), family: ip.family };
-}
-
-function cidrOf(raw: Raw, text: string, minPrefix: number, example: string): Cidr {
-  const slash = text.indexOf('/');
-  if (slash < 0) fail(raw, `has no prefix length: write it as CIDR, e.g. ${example}`);
-  const ip = ipOf(raw, text.slice(0, slash));
-  const p = text.slice(slash + 1);
-  const maxPrefix = ip.family === 4 ? 32 : 128;
-  const prefix = /^[0-9]{1,3}$/.test(p) ? Number(p) : NaN;
-  if (!(prefix >= minPrefix && prefix <= maxPrefix)) {
-    fail(raw, `has a bad prefix length ${show(p)}: an IPv${ip.family} prefix is ${minPrefix}..${maxPrefix}`);
-  }
-  return { ip, prefix, network: networkOf(ip, prefix) };
-}
-
-const inSubnet = (ip: Ip, net: Cidr): boolean => ip.family === net.ip.family && ip.addr.match(net.network.addr, net.prefix);
+const unicastMac = (raw: Raw, text: string): Mac => must(raw, text, parseUnicastMac(text));
+const hostIp = (raw: Raw, text: string, what = ''): Ip => must(raw, text, parseHostIp(text, what));
+/** An underlay address (local, remote, FDB destination). */
+const underlayIp = (raw: Raw, text: string): Ip => must(raw, text, parseUnderlayIp(text));
+const cidrOf = (raw: Raw, text: string, minPrefix: number, example: string): Cidr => must(raw, text, parseCidr(text, minPrefix, example));
 
 // Repeatable entries ----------------------------------------------------------------------------------------
 
@@ -569,34 +489,11 @@ interface IpItem {
 }
 
 function addrItem(raw: Raw): AddrItem {
-  const cidr = cidrOf(raw, str(raw), 1, '179.17.1.21/24');
-  const r = cidr.ip.addr.range();
-  if (r === 'unspecified' || r === 'multicast' || r === 'broadcast') {
-    fail(raw, `is a ${r} address: an interface address must be a unicast host address`);
-  }
+  const cidr = must(raw, str(raw), parseInterfaceAddr(str(raw)));
   return { raw, cidr, text: `${cidr.ip.text}/${cidr.prefix}` };
 }
 
-const FDB_FORM = 'MAC=IP, MAC=IP:PORT, MAC=IPv6 or MAC=[IPv6]:PORT (e.g. 7a:3a:fe:45:a3:76=192.168.0.31:4789)';
 const FDB_OBJ_FORM = '{mac, dst, port?, vni?} or the string form ' + FDB_FORM;
-
-/** `IP`, `IPv4:PORT`, `IPv6`, `[IPv6]` or `[IPv6]:PORT`. */
-function splitDst(raw: Raw, dst: string): { host: string; port?: string } {
-  if (dst.startsWith('[')) {
-    const close = dst.indexOf(']');
-    if (close < 0) fail(raw, `has an unclosed '[' in the destination: expected ${FDB_FORM}`);
-    const rest = dst.slice(close + 1);
-    if (rest === '') return { host: dst.slice(1, close) };
-    if (!rest.startsWith(':')) fail(raw, `has junk after ']' in the destination: expected ${FDB_FORM}`);
-    return { host: dst.slice(1, close), port: rest.slice(1) };
-  }
-  const colons = dst.split(':').length - 1;
-  if (colons === 1) {
-    const c = dst.indexOf(':');
-    return { host: dst.slice(0, c), port: dst.slice(c + 1) };
-  }
-  return { host: dst }; // IPv4, or a bare IPv6 (which then cannot carry a port)
-}
 
 function fdbItem(raw: Raw): FdbItem {
   let macText: string;
@@ -605,7 +502,7 @@ function fdbItem(raw: Raw): FdbItem {
   let vniVal: unknown;
   if (typeof raw.value === 'string') {
     const [m, d] = splitPair(raw, raw.value, FDB_FORM);
-    const { host, port } = splitDst(raw, d);
+    const { host, port } = must(raw, d, splitFdbDst(d));
     macText = m;
     dstText = host;
     portVal = port;
@@ -617,7 +514,7 @@ function fdbItem(raw: Raw): FdbItem {
     portVal = o.port ?? undefined;
     vniVal = o.vni ?? undefined;
   }
-  const mac = macOf(raw, macText);
+  const mac = must(raw, macText, parseFdbMac(macText));
   const ip = underlayIp(raw, dstText);
   const port = portVal === undefined ? undefined : int(raw, PORT_MIN, PORT_MAX, PORT_LIMIT, { name: 'port', value: portVal });
   const vni = vniVal === undefined ? undefined : int(raw, VNI_MIN, VNI_MAX, VNI_LIMIT, { name: 'vni', value: vniVal });
@@ -674,6 +571,7 @@ interface Fields {
   readonly mtu?: { readonly raw: Raw; readonly value: number };
   readonly io?: IoMode;
   readonly offload?: 'on' | 'off';
+  readonly txPath?: { readonly raw: Raw; readonly value: TxPath };
   readonly peersOnly?: boolean;
   readonly metrics?: { readonly host: string; readonly port: number };
   readonly trace?: boolean;
@@ -724,6 +622,11 @@ function validateFields(raw: RawUp): Fields {
       const v = str(r);
       if (!(OFFLOAD_MODES as readonly string[]).includes(v)) fail(r, `is not an offload mode: use ${OFFLOAD_MODES.join(' or ')}`);
       return v as 'on' | 'off';
+    }),
+    txPath: opt(s['tx-path'], (r) => {
+      const v = str(r);
+      if (!(TX_PATHS as readonly string[]).includes(v)) fail(r, `is not a send path: use ${TX_PATHS.join(', ')}`);
+      return { raw: r, value: v as TxPath };
     }),
     peersOnly: opt(s['peers-only'], (r) => {
       if (typeof r.value !== 'boolean') fail(r, 'must be true or false');
@@ -809,6 +712,10 @@ function validateCrossField(f: Fields): Checked {
     const csum = [f.udpcsum?.value === false ? f.udpcsum : undefined, f.udp6zerocsumtx?.value === true ? f.udp6zerocsumtx : undefined, f.udp6zerocsumrx?.value === true ? f.udp6zerocsumrx : undefined];
     for (const o of csum) if (o !== undefined) failFlag(o.raw, 'needs --io native: node:dgram cannot change UDP checksum behaviour');
     if (f.srcport !== undefined) fail(f.srcport.raw, 'needs --io native: the source-port pool sends with sendmmsg from several sockets');
+    if (f.txPath?.value === 'tap') fail(f.txPath.raw, 'needs --io native: the tunnel send path takes TAP super-frames, which the dgram path never reads');
+  }
+  if (f.txPath?.value === 'tap' && f.offload === 'off') {
+    fail(f.txPath.raw, 'needs --offload on: without TAP TSO there are no super-frames to send whole');
   }
 
   // --fdb 00:00:00:00:00:00=IP is the kernel's way to write a default destination, i.e. --remote IP.
@@ -821,12 +728,8 @@ function validateCrossField(f: Fields): Checked {
       fdbRows.push(e);
       continue;
     }
-    if ((e.port !== undefined && e.port !== dstport) || (e.vni !== undefined && e.vni !== f.vni)) {
-      fail(
-        e.raw,
-        `gives a default destination (the all-zeros MAC) its own port or VNI, which is not supported: default destinations use --dstport ${dstport} and --vni ${f.vni}`,
-      );
-    }
+    const own = defaultDestinationOwnPortOrVni(e.port, e.vni, dstport, f.vni);
+    if (own !== undefined) fail(e.raw, own);
     remoteItems.push({ raw: e.raw, ip: e.ip });
   }
 
@@ -848,10 +751,11 @@ function validateCrossField(f: Fields): Checked {
   }
   if (f.local) {
     for (const u of underlay.slice(1)) {
-      if (u.ip.text === f.local.ip.text) conflict(f.local.raw, u.raw, 'a peer cannot be this node\'s own --local address');
+      if (u.ip.text === f.local.ip.text) conflict(f.local.raw, u.raw, PEER_IS_SELF);
     }
   }
   const underlayFamily: Family = first?.ip.family ?? 4;
+  const underlayOwners = underlay.map((u) => ({ ip: u.ip, of: u.raw.origin.file === undefined ? `--${u.raw.origin.key}` : `${u.raw.origin.key} in ${u.raw.origin.file}` }));
   // The kernel's udpcsum applies to an IPv4 underlay, udp6zerocsumtx/rx to IPv6 (RFC 6935): a flag for the
   // other family would do nothing, so it is refused.
   if (underlayFamily === 6 && f.udpcsum?.value === false) failFlag(f.udpcsum.raw, 'is for an IPv4 underlay: IPv6 sends UDP checksums unless --udp6zerocsumtx');
@@ -878,7 +782,7 @@ function validateCrossField(f: Fields): Checked {
   }
   const ownAddr = (ip: Ip): AddrItem | undefined => addr.find((a) => a.cidr.ip.text === ip.text);
   const subnets = (fam: Family): AddrItem[] => addr.filter((a) => a.cidr.ip.family === fam);
-  const listSubnets = (items: AddrItem[]): string => items.map((a) => a.cidr.network.text + '/' + a.cidr.prefix).join(', ');
+  const listSubnets = (items: AddrItem[]): string => listCidrs(items.map((a) => a.cidr));
 
   // Neighbours: one IP, one MAC. A neighbour outside every --addr subnet would never be asked for (the
   // kernel ARPs only for on-link addresses), so it is refused; with no --addr of its family we cannot tell
@@ -891,14 +795,9 @@ function validateCrossField(f: Fields): Checked {
       continue;
     }
     const own = ownAddr(n.ip);
-    if (own) conflict(own.raw, n.raw, "a neighbour cannot be this node's own address");
-    const nets = subnets(n.ip.family);
-    if (nets.length > 0 && !nets.some((a) => inSubnet(n.ip, a.cidr))) {
-      fail(
-        n.raw,
-        `is outside every --addr subnet (${listSubnets(nets)}): the kernel never ${n.ip.family === 4 ? 'ARPs' : 'solicits'} for an off-link address, so the entry would never be used`,
-      );
-    }
+    if (own) conflict(own.raw, n.raw, NEIGHBOUR_IS_SELF);
+    const offLink = neighbourOffLink(n.ip, addr.map((a) => a.cidr));
+    if (offLink !== undefined) fail(n.raw, offLink);
     neigh.push(n);
   }
 
@@ -917,7 +816,7 @@ function validateCrossField(f: Fields): Checked {
       if (nets.length === 0) {
         fail(r.raw, `needs an IPv${r.via.family} --addr on the device: the gateway must be on a connected subnet`);
       }
-      if (!nets.some((a) => inSubnet(r.via, a.cidr))) {
+      if (!nets.some((a) => inCidr(r.via, a.cidr))) {
         fail(
           r.raw,
           `has a gateway ${r.via.text} outside every --addr subnet (${listSubnets(nets)}): the kernel would refuse it ("Nexthop has invalid gateway")`,
@@ -926,6 +825,9 @@ function validateCrossField(f: Fields): Checked {
     }
     const own = ownAddr(r.via);
     if (own) conflict(own.raw, r.raw, "the gateway cannot be this node's own address (the kernel says \"Nexthop has invalid gateway\")");
+    // The same rule as an overlay's pod subnets (overlay.ts): the tunnel's own datagrams must not be routed into it.
+    const loop = routeLoop(r.to, underlayOwners);
+    if (loop !== undefined) fail(r.raw, loop);
     route.push(r);
   }
 
@@ -977,6 +879,7 @@ function resolveDefaults(c: Checked): UpConfig {
     route: Object.freeze(route),
     io: f.io ?? DEFAULT_IO,
     offload: f.offload ?? DEFAULT_OFFLOAD,
+    ...(f.txPath === undefined ? {} : { txPath: f.txPath.value }),
     quiet: f.quiet ?? DEFAULT_QUIET,
     peersOnly: f.peersOnly ?? false,
     // Present only when set (defaults.ts DEFAULT_LEARNING / DEFAULT_AGEING apply otherwise, in instance.ts).

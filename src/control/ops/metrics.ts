@@ -8,9 +8,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { DROP_REASONS, type CounterName } from '../dataplane/counters.js';
-import { VxlanUserError } from './errors.js';
-import type { Runtime } from './reload.js';
+import { DROP_REASONS, type CounterName } from '../../dataplane/counters.js';
+import { VxlanUserError } from '../config/errors.js';
+import type { Runtime } from '../runtime/reload.js';
 
 export interface MetricsServer {
   /** `host:port` (IPv6 in brackets) where it listens. */
@@ -80,11 +80,11 @@ export function buildRegistry(rt: Runtime): Registry {
   new Gauge({
     name: 'vxlan_user_info',
     help: 'Constant 1, labelled with the instance configuration.',
-    labelNames: ['vni', 'dstport', 'io_path'],
+    labelNames: ['vni', 'dstport', 'io_path', 'tx_path'],
     registers: [reg],
     collect() {
       this.reset();
-      this.set({ vni: String(rt.config.vni), dstport: String(rt.inst.localPort), io_path: rt.inst.ioPath }, 1);
+      this.set({ vni: String(rt.config.vni), dstport: String(rt.inst.localPort), io_path: rt.inst.ioPath, tx_path: rt.inst.txPath }, 1);
     },
   });
   collectDefaultMetrics({ register: reg, prefix: 'vxlan_user_' });

@@ -11,8 +11,8 @@
  * The VTEPs (vxlan-user or the kernel's vxlan) are started by the caller; this only builds the wiring.
  */
 import ipaddr from 'ipaddr.js';
-import type { Overlay, OverlayNode } from '../control/overlay.js';
-import { buildTopology, type PodInfo, type Topology } from './topology.js';
+import type { Overlay, OverlayNode } from '../control/config/overlay.js';
+import { buildTopology, type PodInfo, type Topology } from '../testbed/topology.js';
 
 export interface OverlayHost {
   readonly node: OverlayNode;

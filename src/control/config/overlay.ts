@@ -28,11 +28,27 @@
  * would show up on every other node) and hands config.ts the chosen node's settings as raw single-node values,
  * which then go through the same validation and defaults as any other config. Nothing here changes the host;
  * picking the node by its underlay address reads the namespace's interface addresses.
+ *
+ * config.ts reads the file and calls in here; this module does not import config.ts (no circle): the
+ * single-node keys a shared key must be one of (`sharedKeys`) come in as a parameter.
  */
 import { networkInterfaces } from 'node:os';
-import ipaddr from 'ipaddr.js';
 import { ConfigError, UsageError } from './errors.js';
-import { parseIpText, readConfigFile, SCALAR_KEYS, type Ip } from './config.js';
+import type { RawValue } from './config-types.js';
+import {
+  cidrsOverlap,
+  isRefusal,
+  parseCidr,
+  parseInterfaceAddr,
+  parseIpText,
+  parseUnderlayIp,
+  parseUnicastMac,
+  phrase,
+  routeLoop,
+  type Cidr,
+  type Ip,
+  type Refusal,
+} from './grammar.js';
 
 /** One node of the overlay, validated and in canonical text forms. */
 export interface OverlayNode {
@@ -64,19 +80,15 @@ export interface Overlay {
   readonly shared: Readonly<Record<string, unknown>>;
 }
 
-/** A raw value with its origin, in the shape config.ts's parse step uses. */
-export interface OverlayRawValue {
-  readonly value: unknown;
-  readonly origin: { readonly key: string; readonly file: string };
-}
+/** The chosen node's settings as raw values (config-types.ts), in the shape config.ts's parse step uses. */
 export interface OverlayRaw {
-  readonly scalars: Record<string, OverlayRawValue>;
+  readonly scalars: Record<string, RawValue>;
   readonly lists: {
-    readonly addr: OverlayRawValue[];
-    readonly remote: OverlayRawValue[];
-    readonly fdb: OverlayRawValue[];
-    readonly neigh: OverlayRawValue[];
-    readonly route: OverlayRawValue[];
+    readonly addr: RawValue[];
+    readonly remote: RawValue[];
+    readonly fdb: RawValue[];
+    readonly neigh: RawValue[];
+    readonly route: RawValue[];
   };
   /** The chosen node (for logs and the plan). */
   readonly self: OverlayNode;
@@ -98,49 +110,19 @@ const describe = (v: unknown): string =>
 /** `nodes[1] (multicluster-test-002)`: how messages name a node. */
 const who = (i: number, name?: string): string => (name === undefined ? `nodes[${i}]` : `nodes[${i}] (${name})`);
 
-interface Cidr {
-  readonly ip: Ip;
-  readonly prefix: number;
-  /** Network address text. */
-  readonly network: string;
-  readonly text: string;
-}
-
-function cidr(text: string): Cidr | string {
-  const slash = text.indexOf('/');
-  if (slash < 0) return 'has no prefix length (write it as CIDR, e.g. 10.234.111.0/24)';
-  const ip = parseIpText(text.slice(0, slash));
-  if (typeof ip === 'string') return `has a malformed address: ${ip}`;
-  const p = text.slice(slash + 1);
-  const max = ip.family === 4 ? 32 : 128;
-  const prefix = /^[0-9]{1,3}$/.test(p) ? Number(p) : NaN;
-  if (!(prefix >= 1 && prefix <= max)) return `has a bad prefix length ${JSON.stringify(p)}: an IPv${ip.family} prefix is 1..${max}`;
-  const net =
-    ip.family === 4
-      ? ipaddr.IPv4.networkAddressFromCIDR(`${ip.text}/${prefix}`).toString()
-      : ipaddr.IPv6.networkAddressFromCIDR(`${ip.text}/${prefix}`).toRFC5952String();
-  return { ip, prefix, network: net, text: `${net}/${prefix}` };
-}
-
-const contains = (net: Cidr, ip: Ip): boolean =>
-  net.ip.family === ip.family && ip.addr.match(ipaddr.parse(net.network), net.prefix);
-/** Two prefixes overlap when the shorter one contains the other's network address. */
-const overlaps = (a: Cidr, b: Cidr): boolean => {
-  if (a.ip.family !== b.ip.family) return false;
-  const [short, long] = a.prefix <= b.prefix ? [a, b] : [b, a];
-  return ipaddr.parse(long.network).match(ipaddr.parse(short.network), short.prefix);
-};
-
 /**
  * Validates the whole-overlay form of an already read config mapping (`version` checked by the caller).
+ * `sharedKeys` are the single-node scalar keys (config.ts's SCALAR_KEYS), what the top level may hold.
  * Every refusal is one sentence naming the file, the node (index and name) and the value.
  * @throws ConfigError
  */
-export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: string): Overlay {
-  const scalarKeys: readonly string[] = SCALAR_KEYS;
+export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: string, sharedKeys: readonly string[]): Overlay {
+  const scalarKeys = sharedKeys;
   const bad = (what: string): never => {
     throw new ConfigError(`--config ${file}: ${what}`);
   };
+  /** The grammar's value, or `nodes[i] (name) KEY TEXT` refused in the grammar's words. */
+  const must = <T>(at: string, key: string, text: string, v: T | Refusal): T => (isRefusal(v) ? bad(`${at} ${key} ${text} ${phrase(v, text, true)}`) : v);
   for (const key of Object.keys(obj)) {
     if (key === 'version' || key === 'nodes') continue;
     if ((PER_NODE_TOP_KEYS as readonly string[]).includes(key)) {
@@ -191,37 +173,23 @@ export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: strin
     if (!NODE_NAME_RE.test(node)) bad(`${at} node ${JSON.stringify(node)} is not a node name: 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`);
 
     const localText = text('local');
-    const localIp = parseIpText(localText);
-    if (typeof localIp === 'string') bad(`${at} local ${localText} is not an underlay IP address: ${localIp}`);
-    const lip = localIp as Ip;
-    const lr = lip.addr.range();
-    if (lr === 'unspecified' || lr === 'multicast' || lr === 'broadcast') bad(`${at} local ${localText} is the ${lr} address: a node's underlay address is one host's unicast address`);
+    const lip = must(at, 'local', localText, parseUnderlayIp(localText));
 
     const addrText = text('addr');
-    const ac = cidr(addrText);
-    if (typeof ac === 'string') bad(`${at} addr ${addrText} ${ac}`);
-    const a = ac as Cidr;
+    const a = must(at, 'addr', addrText, parseInterfaceAddr(addrText));
     if (a.ip.family !== 4) {
       bad(`${at} addr ${addrText} is IPv6: overlay addresses are IPv4 here, because the derived neighbours are answered by proxy-ARP, which is IPv4 only`);
     }
-    if (a.prefix < 32 && a.ip.text === a.network) bad(`${at} addr ${addrText} is the network address of its subnet: give the node a host address, e.g. ${a.network.replace(/\.0$/, '.1')}/${a.prefix}`);
+    if (a.prefix < 32 && a.ip.text === a.network.text) bad(`${at} addr ${addrText} is the network address of its subnet: give the node a host address, e.g. ${a.network.text.replace(/\.0$/, '.1')}/${a.prefix}`);
 
     const macText = text('mac');
-    const mm = /^([0-9a-fA-F]{1,2}:){5}[0-9a-fA-F]{1,2}$/.test(macText)
-      ? macText.split(':').map((p) => p.toLowerCase().padStart(2, '0')).join(':')
-      : undefined;
-    if (mm === undefined) bad(`${at} mac ${macText} is not a MAC address: six hex octets separated by colons, like 7a:3a:fe:45:a3:76`);
-    const mac = mm as string;
-    if (mac === '00:00:00:00:00:00') bad(`${at} mac ${macText} is all zeros: a VTEP needs a unicast MAC`);
-    if ((parseInt(mac.slice(0, 2), 16) & 1) !== 0) bad(`${at} mac ${macText} is a multicast MAC (the I/G bit, 0x01 of the first octet, is set): a VTEP needs a unicast MAC`);
+    const mac = must(at, 'mac', macText, parseUnicastMac(macText)).mac;
 
     const podsRaw = o.pods === undefined || o.pods === null ? [] : Array.isArray(o.pods) ? (o.pods as unknown[]) : [o.pods];
     const podCidrs: Cidr[] = [];
     for (const p of podsRaw) {
       if (typeof p !== 'string') bad(`${at} pods must be a list of CIDR strings, not ${describe(p)}`);
-      const pc = cidr(p as string);
-      if (typeof pc === 'string') bad(`${at} pods ${String(p)} ${pc}`);
-      const c = pc as Cidr;
+      const c = must(at, 'pods', p as string, parseCidr(p as string, 1, '10.234.111.0/24'));
       if (c.ip.family !== 4) bad(`${at} pods ${String(p)} is IPv6: pod routes go via the node's IPv4 overlay address, so pod subnets are IPv4`);
       podCidrs.push(c);
     }
@@ -263,7 +231,7 @@ export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: strin
     if (n.localIp.family !== first.localIp.family) {
       bad(`${at} local ${n.local} is IPv${n.localIp.family} but ${who(first.index, first.node)} is IPv${first.localIp.family}: one overlay has one underlay family (each VTEP sends from one socket)`);
     }
-    if (n.addrCidr.network !== first.addrCidr.network || n.addrCidr.prefix !== first.addrCidr.prefix) {
+    if (n.addrCidr.network.text !== first.addrCidr.network.text || n.addrCidr.prefix !== first.addrCidr.prefix) {
       bad(
         `${at} addr ${n.addr} is not in the overlay subnet ${first.addrCidr.text} of ${who(first.index, first.node)}: every node's overlay address must be in one subnet (with the same prefix length), so that every node is on-link for every other`,
       );
@@ -275,7 +243,7 @@ export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: strin
     const at = who(n.index, n.node);
     for (let i = 0; i < j; i++) {
       const { n: m, c: d } = allPods[i]!;
-      if (overlaps(c, d)) {
+      if (cidrsOverlap(c, d)) {
         bad(
           m === n
             ? `${at} pods ${c.text} overlaps its own pods ${d.text}: list each pod subnet once`
@@ -283,12 +251,10 @@ export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: strin
         );
       }
     }
-    if (overlaps(c, first.addrCidr)) bad(`${at} pods ${c.text} overlaps the overlay subnet ${first.addrCidr.text}: pod subnets and the overlay must be apart`);
-    for (const m of nodes) {
-      if (contains(c, m.localIp)) {
-        bad(`${at} pods ${c.text} contains the underlay address ${m.local} of ${who(m.index, m.node)}: routing it into the tunnel would loop the tunnel's own packets`);
-      }
-    }
+    if (cidrsOverlap(c, first.addrCidr)) bad(`${at} pods ${c.text} overlaps the overlay subnet ${first.addrCidr.text}: pod subnets and the overlay must be apart`);
+    // The same rule as a single-node config's routes (config.ts): a pod subnet is a route on every other node.
+    const loop = routeLoop(c, nodes.map((m) => ({ ip: m.localIp, of: who(m.index, m.node) })));
+    if (loop !== undefined) bad(`${at} pods ${c.text} ${loop}`);
   }
 
   const shared: Record<string, unknown> = {};
@@ -355,12 +321,12 @@ export function deriveTables(ov: Overlay, self: OverlayNode): {
  * top-level keys, the node's own `local`/`addr`/`mac`/`dev`, and the derived tables. Each value's origin
  * names where it came from, so a later refusal (e.g. a flag that contradicts a derived route) points there.
  */
-export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string, node: string | undefined): OverlayRaw {
-  const ov = parseOverlay(obj, file);
+export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string, node: string | undefined, sharedKeys: readonly string[]): OverlayRaw {
+  const ov = parseOverlay(obj, file, sharedKeys);
   const self = selectNode(ov, node);
   const at = who(self.index, self.node);
-  const raw = (value: unknown, key: string): OverlayRawValue => ({ value, origin: { key, file } });
-  const scalars: Record<string, OverlayRawValue> = {};
+  const raw = (value: unknown, key: string): RawValue => ({ value, origin: { key, file } });
+  const scalars: Record<string, RawValue> = {};
   for (const [k, v] of Object.entries(ov.shared)) if (v !== undefined && v !== null) scalars[k] = raw(v, k);
   scalars.local = raw(self.local, `${at} local`);
   scalars.mac = raw(self.mac, `${at} mac`);
@@ -379,15 +345,6 @@ export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string,
     self,
     overlay: ov,
   };
-}
-
-/** Reads a config file that must be in the whole-overlay form (plan, explain, demo). @throws ConfigError */
-export function loadOverlay(file: string): Overlay {
-  const obj = readConfigFile(file);
-  if (!('nodes' in obj)) {
-    throw new ConfigError(`--config ${file} describes one node (it has no 'nodes:' list): this needs the whole-overlay form, see docs/overlay.md`);
-  }
-  return parseOverlay(obj, file);
 }
 
 /** `--node` without a whole-overlay file. */

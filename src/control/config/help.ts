@@ -76,7 +76,8 @@ Device and tunnel
                         Default: none.
                           kernel: ip link add ... dev IFACE
   --mac MAC             the TAP's MAC: unicast (the I/G bit, 0x01 of the first octet, clear), not
-                        zero. Default: random, locally administered.
+                        zero. Default: random, locally administered. Every MAC here is six octets of
+                        one or two hex digits separated by ':' (a:b:c:d:e:f is 0a:0b:0c:0d:0e:0f).
                           kernel: ip link set dev NAME address MAC
   --addr CIDR           overlay address with its prefix: 179.17.1.21/24, 2001:db8::1/64.
                         Repeatable.
@@ -91,8 +92,9 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
                           kernel: bridge fdb append 00:00:00:00:00:00 dst IP dev NAME
   --fdb MAC=IP[:PORT]   frames for MAC go to IP, port PORT (default --dstport). IPv6 forms:
                         MAC=2001:db8::2 and MAC=[2001:db8::2]:PORT. A MAC may have several
-                        destinations; an all-zeros MAC is the same as --remote IP; an exact repeat
-                        is merged. Repeatable.
+                        destinations; an all-zeros MAC is the same as --remote IP; a multicast
+                        or broadcast MAC is refused (such frames go to the --remote list); an exact
+                        repeat is merged. Repeatable.
                           kernel: bridge fdb append MAC dst IP [port PORT] dev NAME
   --neigh IP=MAC        a permanent neighbour: ARP requests (IPv4) or neighbour solicitations
                         (IPv6) for IP are answered on the TAP by vxlan-user itself (proxy-ARP,
@@ -102,7 +104,8 @@ Where frames go (by default no learning, like the kernel's 'nolearning': these t
                           kernel: arp -s IP MAC  (ip neigh add IP lladdr MAC nud permanent dev NAME)
   --route CIDR=GATEWAY  a route through the device, installed once it is up and removed on exit.
                         GATEWAY must lie in an --addr subnet (the kernel would say "Nexthop has
-                        invalid gateway"). Repeatable.
+                        invalid gateway"); CIDR may not hold --local or a peer's underlay address
+                        (the tunnel's own datagrams would loop). Repeatable.
                           kernel: route add -net CIDR gw GATEWAY dev NAME
   --learning            learn on receive: the inner source MAC of each datagram goes into the FDB
                         with the outer source IP and --dstport (replies go to the VTEP's port, not
@@ -165,13 +168,22 @@ Program
                         segmented here), UDP GSO on send, UDP GRO on receive. Each is used only
                         when the kernel accepts it; the start-up log line says which are live.
                         off forces one inner frame per datagram. Default: ${DEFAULT_OFFLOAD}.
+  --tx-path auto|tap|udp
+                        how TCP super-frames leave. tap: whole, as one UDP-tunnel GSO packet
+                        written into an underlay-side TAP (NAME-tx) that the host kernel forwards
+                        like its own vxlan device's output (Linux >= 6.17, IPv4 underlay; the TAP
+                        gets forwarding=1, accept_local=1, rp_filter=0). udp: segmented here and
+                        sent on the UDP socket. auto: tap where it works, else udp; the start-up
+                        line and \`show\` say which and why. tap refuses to start where it cannot
+                        work. Forwarded packets do not honour --dev. Default: auto.
   --peers-only          accept VXLAN datagrams only from underlay addresses in the FDB or the
                         default destinations; others are dropped and counted (rx_unknown_peer).
                         Stops spoofed injection from other hosts on the underlay.
                           kernel: no equivalent (use a firewall rule on the UDP port)
   --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics: packets and bytes
                         per direction, drops per reason, FDB size, flood copies. IPv6 as
-                        [ADDR]:PORT; :PORT listens on every address. Default: off.
+                        [ADDR]:PORT; :PORT listens on every address; PORT is a TCP port,
+                        1..65535. Default: off.
   --quiet               no progress lines on stderr (ready:, errors and counters still print).
   -h, --help            this text.
 

@@ -7,9 +7,9 @@
  * `ip neigh replace ... nud permanent` is the kernel's `arp -s`; `ip route replace` is idempotent where
  * `route add` is not.
  */
-import type { UpConfig } from './config-types.js';
-import type { Overlay, OverlayNode } from './overlay.js';
-import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from './defaults.js';
+import type { UpConfig } from '../config/config-types.js';
+import type { Overlay, OverlayNode } from '../config/overlay.js';
+import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from '../config/defaults.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 

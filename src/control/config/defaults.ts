@@ -23,6 +23,13 @@ export const IO_MODES = ['native', 'dgram'] as const;
 /** Kernel offloads (TAP TSO/CSUM, UDP GSO/GRO): on by default, each used only where the kernel accepts it. */
 export const DEFAULT_OFFLOAD = 'on' as const;
 export const OFFLOAD_MODES = ['on', 'off'] as const;
+/**
+ * `--tx-path`: how TCP super-frames leave. `tap`: whole, as UDP-tunnel GSO packets written into an underlay-side
+ * TAP (Linux >= 6.17; the kernel forwards them like its own vxlan device's output). `udp`: segmented here and
+ * sent on the UDP socket. `auto` (default): tap where it works, else udp, and the start-up line says why.
+ */
+export const DEFAULT_TX_PATH = 'auto' as const;
+export const TX_PATHS = ['auto', 'tap', 'udp'] as const;
 
 /**
  * `--learning` / `--nolearning`: off, as in our users' recipes (`ip link add ... nolearning`); the kernel's own
