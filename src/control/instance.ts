@@ -30,6 +30,7 @@ import { C } from '../dataplane/counters.js';
 import { DEFAULT_AGEING, DEFAULT_LEARNING } from './defaults.js';
 import { openTunnelPath } from './tunnel-path.js';
 import { warmUp } from '../dataplane/warmup.js';
+import { NativeTcpSegmenter } from '../dataplane/tso-native.js';
 import { FakeTap, FakeUdpBind } from '../platform/fake/fake.js';
 
 /** IPv4 + UDP + VXLAN + inner Ethernet: what the underlay MTU must carry on top of the overlay MTU. */
@@ -194,6 +195,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack): Promise<Insta
     dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')),
     ...(txPath.tunnel === undefined ? {} : { tunnelTx: txPath.tunnel }),
     ...(cfg.df === undefined ? {} : { df: cfg.df }),
+    segmenter: new NativeTcpSegmenter(native().segmentTcp),
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);
   for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);

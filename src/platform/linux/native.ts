@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NativeSegmentTcp } from '../../dataplane/tso-native.js';
 
 export interface NativePoller {
   start(events?: number): void;
@@ -44,6 +45,10 @@ export interface NativeAddon {
     tos?: Uint8Array,
   ): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
+  /** The folded (not complemented) Internet checksum sum of buf[off, off+len), or -1 outside the buffer. */
+  csumAdd(buf: Buffer, off: number, len: number): number;
+  /** TcpSegmenter.segment in C++ (see src/dataplane/tso-native.ts); count/stride/total in res[0..2]. */
+  segmentTcp: NativeSegmentTcp;
   constants: {
     UV_READABLE: number;
     UV_WRITABLE: number;
