@@ -615,10 +615,26 @@ inline uint64_t AddCarry64(uint64_t a, uint64_t b) {
 
 // The one's-complement sum of the big-endian 16-bit words of p[0, len), folded to 16 bits, not complemented;
 // an odd trailing byte is padded with a zero on the right (RFC 1071 section 4.1). RFC 1071 section 2(B): the
-// sum is byte-order independent, so we add native (little-endian) 64-bit words with end-around carry in four
-// independent chains (32 bytes per iteration) and swap the folded result once.
+// sum is byte-order independent, so we add native (little-endian) 64-bit words with end-around carry and swap
+// the folded result once. On x86-64 the bulk is one add-with-carry chain, 64 bytes per iteration (what Linux's
+// csum_partial does; measured faster here than the portable form); elsewhere, and for the tail, four
+// independent chains of compare-and-add, 32 bytes per iteration.
 uint32_t CsumBE(const uint8_t* p, size_t len) {
   uint64_t a = 0, b = 0, c = 0, d = 0;
+#if defined(__x86_64__)
+  while (len >= 64) {
+    uint64_t w[8];
+    memcpy(w, p, 64);
+    // adc $0 cannot wrap: whenever a carry comes out of an add, what it leaves is at most 2^64-2.
+    asm("addq %1, %0\n\tadcq %2, %0\n\tadcq %3, %0\n\tadcq %4, %0\n\t"
+        "adcq %5, %0\n\tadcq %6, %0\n\tadcq %7, %0\n\tadcq %8, %0\n\tadcq $0, %0"
+        : "+r"(a)
+        : "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3]), "r"(w[4]), "r"(w[5]), "r"(w[6]), "r"(w[7])
+        : "cc");
+    p += 64;
+    len -= 64;
+  }
+#endif
   while (len >= 32) {
     uint64_t w[4];
     memcpy(w, p, 32);

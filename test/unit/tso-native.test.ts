@@ -70,6 +70,16 @@ describe('native csumAdd', () => {
     expect(addon.csumAdd(big, 3, 65536)).toBe(csumFold(csumAdd(big, 3, 65536)));
   });
 
+  it('is exact on sums near all ones (words of 0xff.., 0x00.., 0xff..fe, 0x00..01)', () => {
+    const rnd = prng(0xffff);
+    const words = ['ffffffffffffffff', '0000000000000000', 'fffffffffffffffe', '0000000000000001'].map((h) => Buffer.from(h, 'hex'));
+    for (let k = 0; k < 2000; k++) {
+      const n = int(rnd, 1, 40);
+      const b = Buffer.concat(Array.from({ length: n }, () => words[int(rnd, 0, 3)]!));
+      expect(addon.csumAdd(b, 0, b.length)).toBe(refOnesSum(octets(b)));
+    }
+  });
+
   it('returns -1 for a range outside the buffer', () => {
     const b = Buffer.alloc(10);
     expect(addon.csumAdd(b, 5, 6)).toBe(-1);
