@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import type { Summary } from './macro.js';
 
 const METRICS = [
   ['tcp1_gbps', 'TCP 1 stream'],
@@ -15,7 +14,16 @@ const METRICS = [
 ] as const;
 const COLORS: Record<string, string> = { kernel: '#888888', 'vxlan-user': '#1f77b4', 'vxlan-user-udp': '#2ca02c', naive: '#d62728' };
 
-export function renderChart(summaries: Summary[], basePath: string, env: { node: string; cpu: string; date: string }): string {
+/**
+ * What one group of bars is drawn from: a mode and its median of each charted metric. macro.ts's Summary has
+ * this shape; declaring it here keeps the chart from importing the benchmark that imports it.
+ */
+export interface ChartSeries {
+  readonly mode: string;
+  readonly median: Readonly<Record<(typeof METRICS)[number][0], number>>;
+}
+
+export function renderChart(summaries: readonly ChartSeries[], basePath: string, env: { node: string; cpu: string; date: string }): string {
   const kernel = summaries.find((s) => s.mode === 'kernel');
   const W = 760;
   const H = 420;
@@ -24,7 +32,7 @@ export function renderChart(summaries: Summary[], basePath: string, env: { node:
   const top = 60;
   const groupW = (W - left - 20) / METRICS.length;
   const barW = Math.min(40, (groupW - 20) / Math.max(1, summaries.length));
-  const ratio = (s: Summary, k: (typeof METRICS)[number][0]): number => (kernel ? s.median[k] / kernel.median[k] : s.median[k]);
+  const ratio = (s: ChartSeries, k: (typeof METRICS)[number][0]): number => (kernel ? s.median[k] / kernel.median[k] : s.median[k]);
   const maxR = Math.max(1, ...summaries.flatMap((s) => METRICS.map(([k]) => ratio(s, k) || 0)));
   const y = (r: number): number => bottom - ((bottom - top) * r) / maxR;
   const out: string[] = [];

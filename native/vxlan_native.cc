@@ -2,7 +2,8 @@
 //
 // What lives here: opening a TAP device (TUNSETIFF, offloads), a UDP socket with the options dgram does not
 // expose, batched non-blocking I/O (read-until-EAGAIN on TAP, recvmmsg/sendmmsg on UDP) and event-loop
-// readiness (uv_poll). What does not: any packet logic. JavaScript owns every byte of memory: each call
+// readiness (uv_poll); for the control plane, a socket peer's credentials, namespace identities and one Unix
+// datagram (sd_notify). What does not: any packet logic. JavaScript owns every byte of memory: each call
 // receives the caller's pooled Buffer plus offsets and lengths in typed arrays, fills or reads them and
 // returns a count. No call keeps a pointer after it returns.
 //
@@ -19,10 +20,13 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/nsfs.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace {
@@ -412,9 +416,11 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
 }
 
 // sendBatch(fd, buf, offsets: Uint32Array, lens: Uint32Array, table: Buffer, addrIdx: Uint32Array, count,
-//           result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): sent
+//           result: Int32Array, gso?: Uint16Array, tos?: Uint8Array, ttl?: Uint8Array): sent
 // With `tos`, message i carries an IP_TOS (IPv4) or IPV6_TCLASS (IPv6) control message with tos[i]: the outer
 // TOS byte, ECN bits included (the dataplane computes it per frame, as the kernel's INET_ECN_encapsulate).
+// With `ttl`, a message whose ttl[i] > 0 carries an IP_TTL / IPV6_HOPLIMIT control message (`--ttl inherit`:
+// the inner packet's); 0 leaves the socket's hop limit (the route's), as the kernel does for non-IP frames.
 // With `gso`, a message whose gso[i] > 0 carries a UDP_SEGMENT control message: the kernel cuts it into
 // datagrams of gso[i] bytes (the last may be shorter) — one syscall and one skb walk for up to 64 datagrams.
 // sendmmsg the `count` datagrams; datagram i is buf[offsets[i] .. +lens[i]] to the sockaddr in table slot
@@ -428,8 +434,8 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   auto lens = info[3].As<Napi::Uint32Array>();
   auto table = info[4].As<Napi::Buffer<uint8_t>>();
   auto idx = info[5].As<Napi::Uint32Array>();
-  // Room for a UDP_SEGMENT u16 and an IP_TOS / IPV6_TCLASS int.
-  alignas(cmsghdr) thread_local uint8_t cmsgs[kMaxBatch][CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int))];
+  // Room for a UDP_SEGMENT u16, an IP_TOS / IPV6_TCLASS int and an IP_TTL / IPV6_HOPLIMIT int.
+  alignas(cmsghdr) thread_local uint8_t cmsgs[kMaxBatch][CMSG_SPACE(sizeof(uint16_t)) + 2 * CMSG_SPACE(sizeof(int))];
   uint32_t count = info[6].As<Napi::Number>().Uint32Value();
   auto result = info[7].As<Napi::Int32Array>();
   bool haveGso = info.Length() > 8 && info[8].IsTypedArray();
@@ -440,6 +446,10 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   Napi::Uint8Array tos;
   if (haveTos) tos = info[9].As<Napi::Uint8Array>();
   if (haveTos && count > tos.ElementLength()) return ThrowType(env, "sendBatch: tos array too short");
+  bool haveTtl = info.Length() > 10 && info[10].IsTypedArray();
+  Napi::Uint8Array ttl;
+  if (haveTtl) ttl = info[10].As<Napi::Uint8Array>();
+  if (haveTtl && count > ttl.ElementLength()) return ThrowType(env, "sendBatch: ttl array too short");
   if (count > kMaxBatch || count > offs.ElementLength() || count > lens.ElementLength() ||
       count > idx.ElementLength() || result.ElementLength() < 4)
     return ThrowType(env, "sendBatch: count too big");
@@ -478,6 +488,15 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       c->cmsg_len = CMSG_LEN(sizeof(int));
       int t = tos[i];
       memcpy(CMSG_DATA(c), &t, sizeof t);
+      clen += CMSG_SPACE(sizeof(int));
+    }
+    if (haveTtl && ttl[i] > 0) {
+      cmsghdr* c = reinterpret_cast<cmsghdr*>(cmsgs[i] + clen);
+      c->cmsg_level = fam == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      c->cmsg_type = fam == AF_INET6 ? IPV6_HOPLIMIT : IP_TTL;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      int h = ttl[i];
+      memcpy(CMSG_DATA(c), &h, sizeof h);
       clen += CMSG_SPACE(sizeof(int));
     }
     if (clen != 0) {
@@ -778,6 +797,83 @@ Napi::Value SegmentTcp(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Control-socket access and systemd notification (control-server.ts, sd-notify.ts): no packet path here.
+
+// peerCred(fd): [pid, uid, gid] of the process that connected a Unix stream socket (SO_PEERCRED), as seen
+// from our pid and user namespaces (pid 0 when the peer's pid is not visible in ours). The kernel records
+// them at connect() time.
+Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(env, "peerCred(fd)");
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(info[0].As<Napi::Number>().Int32Value(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    return ThrowErrno(env, errno, "getsockopt(SO_PEERCRED)");
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, cred.pid));
+  out.Set(1u, Napi::Number::New(env, cred.uid));
+  out.Set(2u, Napi::Number::New(env, cred.gid));
+  return out;
+}
+
+// nsOwnerChain(path): the user namespace that owns the namespace at `path` (e.g. /proc/self/ns/net), then
+// each of its ancestors up to the outermost one we may see, as [st_dev, st_ino] pairs (the identity of a
+// namespace). NS_GET_USERNS then NS_GET_PARENT until EPERM: the kernel stops there at the initial namespace
+// or at the edge of our own namespace's scope.
+Napi::Value NsOwnerChain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowType(env, "nsOwnerChain(path)");
+  std::string path = info[0].As<Napi::String>();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, errno, "open", path);
+  int cur = ioctl(fd, NS_GET_USERNS);
+  int err = errno;
+  close(fd);
+  if (cur < 0) return ThrowErrno(env, err, "ioctl(NS_GET_USERNS)", path);
+  Napi::Array out = Napi::Array::New(env);
+  for (uint32_t i = 0; cur >= 0 && i < 64; i++) {  // user namespaces nest at most 32 deep
+    struct stat st;
+    if (fstat(cur, &st) < 0) {
+      err = errno;
+      close(cur);
+      return ThrowErrno(env, err, "fstat", path);
+    }
+    Napi::Array id = Napi::Array::New(env, 2);
+    id.Set(0u, Napi::Number::New(env, (double)st.st_dev));
+    id.Set(1u, Napi::Number::New(env, (double)st.st_ino));
+    out.Set(i, id);
+    int parent = ioctl(cur, NS_GET_PARENT);
+    close(cur);
+    cur = parent;
+  }
+  if (cur >= 0) close(cur);
+  return out;
+}
+
+// unixDgramSend(path, message): one datagram to a Unix socket, through a socket opened and closed for it
+// (sd_notify's way). A leading '@' names an abstract address. Returns the bytes sent.
+Napi::Value UnixDgramSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) return ThrowType(env, "unixDgramSend(path, message)");
+  std::string path = info[0].As<Napi::String>();
+  std::string msg = info[1].As<Napi::String>();
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof sa.sun_path) return ThrowType(env, "unixDgramSend: bad socket path length");
+  memcpy(sa.sun_path, path.data(), path.size());
+  if (path[0] == '@') sa.sun_path[0] = '\0';
+  socklen_t salen = offsetof(struct sockaddr_un, sun_path) + path.size() + (path[0] == '@' ? 0 : 1);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, errno, "socket(AF_UNIX)");
+  ssize_t n = sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL, reinterpret_cast<struct sockaddr*>(&sa), salen);
+  int err = errno;
+  close(fd);
+  if (n < 0) return ThrowErrno(env, err, "sendto", path);
+  return Napi::Number::New(env, (double)n);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tapOpen", Napi::Function::New(env, TapOpen));
   exports.Set("tapSetOffload", Napi::Function::New(env, TapSetOffload));
@@ -794,6 +890,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Poller", Poller::Init(env));
   exports.Set("csumAdd", Napi::Function::New(env, CsumAddNative));
   exports.Set("segmentTcp", Napi::Function::New(env, SegmentTcp));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCred));
+  exports.Set("nsOwnerChain", Napi::Function::New(env, NsOwnerChain));
+  exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend));
   Napi::Object c = Napi::Object::New(env);
   c.Set("UV_READABLE", Napi::Number::New(env, UV_READABLE));
   c.Set("UV_WRITABLE", Napi::Number::New(env, UV_WRITABLE));

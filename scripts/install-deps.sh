@@ -11,7 +11,15 @@
 #                          iperf3, tcpdump, tshark,      iperf3, tcpdump, tshark, socat
 #                          socat
 #                          ethtool                       ethtool (tests force software segmentation on a veth)
+#                          nft                           nftables (a test sets a FORWARD drop policy in a test namespace)
+#                          ovs-vswitchd, ovsdb-server    openvswitch-switch (Open vSwitch's userspace
+#                                                        datapath, a second interop peer; its service is
+#                                                        not started, the test runs its own daemons)
+#   etcd membership tests  etcd, etcdctl                 etcd-server, etcd-client
 #   npm ci (node-gyp)      make, g++, python3            make, g++, python3
+#   systemd unit check     systemd-analyze               systemd
+#   man page check         man                           man-db
+#   hostile-input test     scapy (for /usr/bin/python3)  python3-scapy
 #   npm run bench (chart)  rsvg-convert                  librsvg2-bin
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -24,8 +32,11 @@ declare -A PKG_OF=(
   [ping]=iputils-ping
   [sysctl]=procps [ps]=procps [pgrep]=procps
   [setpriv]=util-linux [nsenter]=util-linux
-  [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat [ethtool]=ethtool
+  [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark [socat]=socat [ethtool]=ethtool [nft]=nftables
+  [ovs-vswitchd]=openvswitch-switch [ovsdb-server]=openvswitch-switch
+  [etcd]=etcd-server [etcdctl]=etcd-client
   [make]=make [g++]=g++ [python3]=python3
+  [systemd-analyze]=systemd [man]=man-db [scapy]=python3-scapy
   [rsvg-convert]=librsvg2-bin
 )
 
@@ -51,6 +62,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # Wait for another apt/dpkg (e.g. unattended upgrades) instead of failing on its lock.
   APT=("${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
   "${APT[@]}" update -qq || die "apt-get update failed"
+  # Installing openvswitch-switch would start its service (ovs-ctl loads the kernel module and runs OVS in the
+  # host's namespace). The tests start their own daemons, so keep package services from starting, unless the
+  # machine already has a policy (containers do): exit 101 = "not allowed" (invoke-rc.d(8)).
+  POLICY=/usr/sbin/policy-rc.d
+  if [ ! -e "$POLICY" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$POLICY" >/dev/null && "${SUDO[@]}" chmod +x "$POLICY" \
+      || die "cannot write $POLICY"
+    trap '"${SUDO[@]}" rm -f "$POLICY"' EXIT
+  fi
   "${APT[@]}" install -y -qq --no-install-recommends "${pkgs[@]}" || die "apt-get install ${pkgs[*]} failed"
   for cmd in "${!PKG_OF[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || die "\`$cmd\` is still missing after installing ${PKG_OF[$cmd]}"

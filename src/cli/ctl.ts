@@ -4,10 +4,10 @@
  *
  * Every command takes `--name IFNAME` (default vxlan0) or `dev IFNAME`, and talks to the instance of that name
  * in the caller's network namespace. Exit codes: 0 ok, 1 no such instance or runtime failure, 2 bad usage or a
- * refused change.
+ * refused change, 4 permission denied (a change without CAP_NET_ADMIN; reads are open to every local user).
  */
 import { connect, type Socket } from 'node:net';
-import { DEFAULT_NAME } from '../control/defaults.js';
+import { DEFAULT_NAME } from '../control/config/defaults.js';
 import {
   controlSocketPath,
   encodeLine,
@@ -24,10 +24,11 @@ import {
   type Request,
   type Response,
   type ShowData,
-} from '../control/control-protocol.js';
-import { ConfigError, UsageError, VxlanUserError } from '../control/errors.js';
-import { parseFdbCommand, parseNeighCommand } from '../control/grammar.js';
+} from '../control/ops/control-protocol.js';
+import { ConfigError, UsageError, VxlanUserError } from '../control/config/errors.js';
+import { parseFdbCommand, parseNeighCommand } from '../control/config/grammar.js';
 import { COUNTER_NAMES, DROP_REASONS } from '../dataplane/counters.js';
+import { formatEtcdShow } from '../control/flannel/node.js';
 
 export const CTL_COMMANDS = ['fdb', 'neigh', 'stats', 'show', 'reload', 'down'] as const;
 export type CtlCommand = (typeof CTL_COMMANDS)[number];
@@ -39,6 +40,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** One connection to an instance's control socket; requests are answered in order. */
 export class ControlClient {
   private readonly waiting: ((r: Response) => void)[] = [];
+  /** Responses that came before their request was sent: a server that refuses the connection answers at once. */
+  private readonly early: Response[] = [];
   private readonly lines = new LineSplitter(16 * 1024 * 1024);
   private closedResolve!: () => void;
   /** Resolves when the server closes the connection (after `down`: when the instance has exited). */
@@ -47,7 +50,12 @@ export class ControlClient {
   private constructor(private readonly sock: Socket, private readonly name: string) {
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
-      for (const line of this.lines.push(chunk)) this.waiting.shift()?.(JSON.parse(line) as Response);
+      for (const line of this.lines.push(chunk)) {
+        const r = JSON.parse(line) as Response;
+        const w = this.waiting.shift();
+        if (w) w(r);
+        else this.early.push(r);
+      }
     });
     sock.on('close', () => {
       this.closedResolve();
@@ -75,6 +83,8 @@ export class ControlClient {
   }
 
   request(req: Request): Promise<Response> {
+    const early = this.early.shift();
+    if (early) return Promise.resolve(early);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new VxlanUserError('ERUNTIME', `the instance ${this.name} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
       this.waiting.push((r) => {
@@ -102,7 +112,7 @@ async function call(name: string, req: Request): Promise<unknown> {
 
 function unwrap(r: Response): unknown {
   if (r.ok) return r.data;
-  throw new VxlanUserError(r.exit === 1 ? 'ERUNTIME' : 'ECONFIG', r.error);
+  throw new VxlanUserError(r.exit === 1 ? 'ERUNTIME' : r.exit === 4 ? 'EDENIED' : 'ECONFIG', r.error);
 }
 
 // ───────────────────────────────────────────────── arguments ─────────────────────────────────────────────────
@@ -212,7 +222,7 @@ async function fdbCmd(argv: readonly string[]): Promise<number> {
   const [mac, ...kw] = rest;
   if (mac === undefined) throw new UsageError(`fdb ${verb} needs a MAC address; see 'vxlan-user fdb --help'`);
   const kv = keywords(kw, ['dst', 'port', 'vni'], ['self', 'permanent', 'static'], 'fdb');
-  // The instance's own grammar (control/grammar.ts), here too: a bad value exits 2 with the instance's
+  // The instance's own grammar (control/config/grammar.ts), here too: a bad value exits 2 with the instance's
   // sentence, whether or not the instance runs.
   const row = parseFdbCommand({ mac, dst: kv.get('dst'), port: kv.get('port'), vni: kv.get('vni') });
   if (typeof row === 'string') throw new ConfigError(row);
@@ -326,6 +336,7 @@ async function showCmd(argv: readonly string[]): Promise<number> {
       `  routes ${d.routes.length ? d.routes.map((r) => `${r.cidr} via ${r.gateway}`).join(', ') : '(none)'}`,
       `  peers-only ${d.peersOnly ? 'on' : 'off'}; metrics ${d.metrics ? `http://${d.metrics}/metrics` : 'off'}`,
       `  config ${d.configFile ?? '(command line only)'}; reloads ${d.reloads}${d.lastReload ? `; last: ${d.lastReload}` : ''}`,
+      ...(d.etcd ? formatEtcdShow(d.etcd, formatDuration) : []),
     ].join('\n'),
   );
   return 0;
@@ -376,13 +387,15 @@ The words 'self', 'permanent' and 'static' are accepted and ignored (every entry
 MAC, IP, port and VNI are read as 'up --fdb' reads them (docs/config.md); a malformed one exits 2
 before the instance is asked. A group MAC and this node's own --local are refused, as in the config.
 ${NAME_OPT}
-Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change.`,
+Exit codes: 0 ok, 1 no such instance, 2 bad usage or refused change, 4 permission denied
+(changes need CAP_NET_ADMIN over the instance's network namespace; show is open to all).`,
   neigh: `Usage: vxlan-user neigh add|replace IP lladdr MAC [nud permanent] [--name IFNAME | dev IFNAME]
        vxlan-user neigh del IP [--name IFNAME]
        vxlan-user neigh show [--json] [--name IFNAME]
 
-Changes the static neighbours a running vxlan-user answers ARP for locally (proxy-ARP), as
-'ip neigh add IP lladdr MAC nud permanent' does on the kernel's vxlan device. IPv4 only.
+Changes the static neighbours a running vxlan-user answers locally - ARP for IPv4 (proxy-ARP),
+neighbour solicitations for IPv6 (NDP proxy) - as 'ip neigh add IP lladdr MAC nud permanent' does
+on the kernel's vxlan device.
   add is refused (exit 2) when the IP has an entry; replace creates or overwrites.
 IP and MAC are read as 'up --neigh' reads them (docs/config.md); a malformed one exits 2 before the
 instance is asked. As in the config, IP must lie in one of the instance's --addr subnets and not

@@ -16,13 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseUpArgs } from '../control/config.js';
-import { UsageError, VxlanUserError } from '../control/errors.js';
-import { loadOverlay, type Overlay, type OverlayNode } from '../control/overlay.js';
-import { kernelCommands, nodeLabel } from '../control/plan.js';
+import { UsageError, VxlanUserError } from '../control/config/errors.js';
+import { loadOverlay, parseUpArgs } from '../control/config/config.js';
+import type { Overlay, OverlayNode } from '../control/config/overlay.js';
+import { kernelCommands, nodeLabel, underlayFromAddrs } from '../control/tools/plan.js';
 import { cleanupStale, listNamespaces } from '../testbed/cleanup.js';
 import { isRoot } from '../testbed/privilege.js';
-import { buildOverlayTestbed, type OverlayHost, type OverlayTestbed } from '../testbed/demo-topology.js';
+import { buildOverlayTestbed, type OverlayHost, type OverlayTestbed } from './demo-topology.js';
 import type { ChildProcess } from 'node:child_process';
 import { readPcapng, IFACE_TAP, IFACE_UNDERLAY } from '../dataplane/pcap.js';
 import { describeFrame } from '../dataplane/trace.js';
@@ -236,7 +236,9 @@ async function startVteps(tb: OverlayTestbed, ov: Overlay, file: string, kernel:
       if (kernel.has(h.node.node)) {
         const r = parseUpArgs(['--config', file, '--node', h.node.node]);
         if (r.help) return;
-        for (const c of kernelCommands(r.config)) await tb.topo.exec(h.host, c[0]!, c.slice(1));
+        // dev and mtu as the plan finds them, but from the node's own namespace (its eth0, 1500 - 50).
+        const addrs = (await tb.topo.exec(h.host, 'ip', ['-j', 'addr', 'show'])).stdout;
+        for (const c of kernelCommands(r.config, underlayFromAddrs(r.config, addrs))) await tb.topo.exec(h.host, c[0]!, c.slice(1));
         out.push({ host: h, kind: 'kernel' });
         return;
       }

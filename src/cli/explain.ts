@@ -1,11 +1,11 @@
 /**
  * `vxlan-user explain [up options] DEST`: which route, neighbour entry and FDB row a packet to DEST would
  * use on a node, the UDP ports and outer headers it would carry, or why it would be dropped. Pure
- * computation over the node's derived configuration (control/explain.ts): nothing is opened or changed.
+ * computation over the node's derived configuration (control/tools/explain.ts): nothing is opened or changed.
  */
-import { parseUpArgs } from '../control/config.js';
-import { UsageError } from '../control/errors.js';
-import { explain, formatExplanation, parseDest } from '../control/explain.js';
+import { parseUpArgs } from '../control/config/config.js';
+import { UsageError } from '../control/config/errors.js';
+import { explain, formatExplanation, parseDest } from '../control/tools/explain.js';
 import { overlayContext } from './plan.js';
 
 export const EXPLAIN_HELP = `Usage: vxlan-user explain --config FILE [--node NAME] [--json] [up options] DEST

@@ -5,8 +5,8 @@
  * VXLAN_USER_DEBUG=1.
  */
 import { readFileSync } from 'node:fs';
-import { VxlanUserError } from '../control/errors.js';
-import { formatMainHelp } from '../control/help.js';
+import { VxlanUserError } from '../control/config/errors.js';
+import { formatMainHelp } from '../control/config/help.js';
 import { runUp } from './up.js';
 import { runCtl, type CtlCommand } from './ctl.js';
 import { runPlan } from './plan.js';

@@ -4,10 +4,10 @@
  * pays one field read per packet.
  */
 import { readFileSync } from 'node:fs';
-import type { UpConfig } from '../control/config-types.js';
-import { ConfigError } from '../control/errors.js';
-import { deviceOfAddress } from '../control/host.js';
-import type { Instance, Logger } from '../control/instance.js';
+import type { UpConfig } from '../control/config/config-types.js';
+import { ConfigError } from '../control/config/errors.js';
+import { deviceOfAddress } from '../control/runtime/host.js';
+import type { Instance, Logger } from '../control/runtime/instance.js';
 import { PcapWriter } from '../dataplane/pcap.js';
 import { combineObservers, TracePrinter, TRACE_BURST, TRACE_RATE_PER_S } from '../dataplane/trace.js';
 import type { PacketObserver } from '../dataplane/vtep.js';

@@ -4,13 +4,17 @@
  *   --as-kernel  print the equivalent iproute2 commands for the kernel's vxlan device instead;
  *   --all        every node of a whole-overlay file, one after the other.
  */
-import { parseUpArgs } from '../control/config.js';
-import type { UpConfig } from '../control/config-types.js';
-import { UsageError } from '../control/errors.js';
-import { loadOverlay, selectNode, type Overlay, type OverlayNode } from '../control/overlay.js';
-import { formatKernelScript, formatPlan, nodeLabel } from '../control/plan.js';
+import { loadOverlay, parseUpArgs } from '../control/config/config.js';
+import type { UpConfig } from '../control/config/config-types.js';
+import { UsageError } from '../control/config/errors.js';
+import { selectNode, type Overlay, type OverlayNode } from '../control/config/overlay.js';
+import { ip } from '../control/runtime/host.js';
+import { formatKernelScript, formatPlan, nodeLabel, underlayFromAddrs } from '../control/tools/plan.js';
+import { wantsEtcd } from '../control/flannel/args.js';
+import { runEtcdPlan } from '../control/flannel/plan.js';
 
 export const PLAN_HELP = `Usage: vxlan-user plan --config FILE [--node NAME] [--as-kernel] [--all] [up options]
+       vxlan-user plan --etcd-endpoints URL[,URL...] [--public-ip IP | --iface DEV] [--etcd-prefix P] [--as-kernel]
 
 Prints what 'vxlan-user up' would configure with the same options - device, tunnel, neighbours, FDB,
 routes, and the equivalent 'up' flags - without touching the host.
@@ -21,7 +25,15 @@ routes, and the equivalent 'up' flags - without touching the host.
   --all           every node of the overlay, one after the other
   --as-kernel     print the iproute2 commands that build the same node with the kernel's vxlan
                   device instead (ip link add ... type vxlan, ip neigh replace ... nud permanent,
-                  bridge fdb append, ip route replace); pipe them to 'sh -e' to apply
+                  bridge fdb append, ip route replace); pipe them to 'sh -e' to apply.
+                  Every option with a kernel equivalent is written out; 'dev' is --dev or the
+                  device of this host that holds --local, and 'mtu' is --mtu or that device's
+                  MTU - 50 (- 70 on IPv6; 1500 assumed when unknown). Options the kernel has
+                  no equivalent for (--peers-only, ...) are named in a comment line.
+
+With --etcd-endpoints, the node is the one whose lease in etcd has this PublicIP (flannel's layout under
+--etcd-prefix, default /coreos.com/network): its device flannel.<VNI> with <subnet>.0/32, and for every other
+lease a neighbour, an FDB entry and an onlink route. Read-only: no lease is taken.
 
 Example
   vxlan-user plan --config examples/overlay.yaml --node multicluster-test-001 --as-kernel | sh -e
@@ -79,12 +91,14 @@ export function overlayContext(argv: readonly string[]): { ov?: Overlay; self?: 
   }
 }
 
-export function runPlan(argv: string[]): number {
+export function runPlan(argv: string[]): number | Promise<number> {
   const { upArgs, asKernel, all, help } = splitPlanArgs(argv);
   if (help) {
     process.stdout.write(PLAN_HELP);
     return 0;
   }
+  // etcd mode: the node's lease and the remote leases, read from etcd (control/flannel/plan.ts).
+  if (wantsEtcd(upArgs)) return runEtcdPlan(upArgs, asKernel);
   const runs: string[][] = [];
   if (all) {
     const { file } = fileAndNode(upArgs);
@@ -95,12 +109,19 @@ export function runPlan(argv: string[]): number {
     runs.push(upArgs);
   }
   const parts: string[] = [];
+  // `dev` and `mtu` for the kernel device come from this host's addresses (the device that holds --local),
+  // read once; a plan made on another host says in a comment what it assumed.
+  let addrs: string | undefined;
+  if (asKernel) {
+    const r = ip(['-j', 'addr', 'show']);
+    if (r.ok) addrs = r.stdout;
+  }
   for (const args of runs) {
     const cfg = configOf(args);
     const { ov, self } = overlayContext(args);
     if (asKernel) {
       const title = self !== undefined && ov !== undefined ? `${nodeLabel(self)} from ${ov.file}` : `vxlan-user plan ${args.join(' ')}`;
-      parts.push(formatKernelScript(cfg, title));
+      parts.push(formatKernelScript(cfg, title, underlayFromAddrs(cfg, addrs)));
     } else {
       parts.push(formatPlan(cfg, ov, self));
     }

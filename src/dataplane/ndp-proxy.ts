@@ -20,7 +20,7 @@
  */
 import { csumAdd, csumFinish, pseudoHeaderSumV6 } from '../wire/checksum.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
-import { IPV6_ADDR_LEN, IPV6_DST, IPV6_HLEN, IPV6_HOP_LIMIT, IPV6_NEXT_HEADER, IPV6_PAYLOAD_LEN, IPV6_SRC, ipv6AddrParse } from '../wire/ipv6.js';
+import { IPV6_ADDR_LEN, IPV6_DST, IPV6_HLEN, IPV6_HOP_LIMIT, IPV6_NEXT_HEADER, IPV6_PAYLOAD_LEN, IPV6_SRC, ipv6AddrFormat, ipv6AddrParse } from '../wire/ipv6.js';
 import { IPPROTO_ICMPV6 } from '../wire/ipv4.js';
 import { macRead, macWrite } from '../wire/mac.js';
 
@@ -63,6 +63,11 @@ export class Neigh6Table {
 
   get size(): number {
     return this.macs.length;
+  }
+
+  /** The entries as [RFC 5952 text, MAC], in insertion order (control plane: show, and the next table). */
+  entries(): [string, number][] {
+    return this.macs.map((mac, i) => [ipv6AddrFormat(this.addrs, i * IPV6_ADDR_LEN), mac]);
   }
 
   /** The MAC for the 16-byte address at buf[off], or -1. */

@@ -4,21 +4,10 @@
  * checksum) in C++. The addon function is injected so that src/dataplane does not import platform/linux.
  * One call per super-frame; the results come back through an Int32Array this object owns (no allocation).
  */
+import type { NativeSegmentTcp } from '../platform/types.js';
 import type { Segmenter } from './tso.js';
 
-/** segmentTcp of the addon: like TcpSegmenter.segment, with count/stride/total written to res[0..2]. */
-export type NativeSegmentTcp = (
-  src: Buffer,
-  fo: number,
-  flen: number,
-  l4Start: number,
-  mss: number,
-  isV6: boolean,
-  out: Buffer,
-  outOff: number,
-  vni: number,
-  res: Int32Array,
-) => number;
+export type { NativeSegmentTcp };
 
 export class NativeTcpSegmenter implements Segmenter {
   count = 0;

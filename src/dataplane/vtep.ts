@@ -35,7 +35,7 @@ import {
   ETHERTYPE_IPV6,
 } from '../wire/ethernet.js';
 import { macRead } from '../wire/mac.js';
-import { VXLAN_HLEN, vxlanCheck, vxlanVni, vxlanWrite, VXLAN_ERR_FLAGS, VXLAN_ERR_RESERVED, VXLAN_ERR_SHORT } from '../wire/vxlan.js';
+import { VXLAN_HLEN, vxlanCheck, vxlanVni, vxlanWrite, VXLAN_ERR_FLAGS, VXLAN_ERR_RESERVED, VXLAN_ERR_SHORT, VXLAN_RESERVED_HI, VXLAN_RESERVED_LO } from '../wire/vxlan.js';
 import { completeTxChecksum, writeRxVnetHeader } from './offload.js';
 import { answerArp, ARP_FRAME_LEN } from './proxy-arp.js';
 import { answerNs, NA_FRAME_LEN, Neigh6Table } from './ndp-proxy.js';
@@ -126,6 +126,8 @@ export interface VtepOptions {
   readonly df?: 'set' | 'unset' | 'inherit';
   /** Cuts TCP super-frames on the socket path: the addon's loop (tso-native.ts); default the JS TcpSegmenter. */
   readonly segmenter?: Segmenter;
+  /** `--reserved-bits`: header bits a datagram must have clear (wire/vxlan.ts halves); default: all but I and the VNI. */
+  readonly reserved?: { readonly hi: number; readonly lo: number };
 }
 
 const VXLAN_AT = HEADROOM - VXLAN_HLEN; // 8
@@ -167,6 +169,8 @@ export class Vtep {
   private readonly tap: TapDevice;
   private readonly udp: UdpBind;
   private readonly vni: number;
+  private readonly reservedHi: number;
+  private readonly reservedLo: number;
   private readonly ownMac: number;
   private readonly maxUdpPayload: number;
   /** The inner IP MTU the underlay carries (maxUdpPayload - VXLAN - inner Ethernet): announced in PMTU replies. */
@@ -246,6 +250,8 @@ export class Vtep {
     this.tap = tap;
     this.udp = udp;
     this.vni = o.vni;
+    this.reservedHi = o.reserved?.hi ?? VXLAN_RESERVED_HI;
+    this.reservedLo = o.reserved?.lo ?? VXLAN_RESERVED_LO;
     this.ownMac = o.ownMac;
     this.maxUdpPayload = o.maxUdpPayload;
     this.innerMtu = o.maxUdpPayload - VXLAN_HLEN - ETH_HLEN;
@@ -481,8 +487,17 @@ export class Vtep {
     const l4Start = buf.readUInt16LE(h + 6);
     if (this.tunnel !== undefined && this.tunnel.reaches(e.slots)) return this.encapTunnel(buf, fo, flen, l4Start, mss, e, flood, v, tos);
     const seg = this.segmenter;
-    // Worst case room: the frame plus, per segment, a VXLAN header and a copy of the headers.
-    const need = flen + Math.ceil(flen / Math.max(1, mss)) * (VXLAN_HLEN + l4Start + 60);
+    if (l4Start + 20 > flen) {
+      v[C.tx_runt]!++;
+      return C.tx_runt;
+    }
+    // Worst case room: the frame plus, per segment, a VXLAN header and a copy of the headers. A gso_size so
+    // small that the segments would not fit the staging area is not one a TCP stack sends: refused, not grown.
+    const need = flen + Math.ceil(flen / mss) * (VXLAN_HLEN + l4Start + 60);
+    if (need > this.txStage.length) {
+      v[C.tx_gso_bad_size]!++;
+      return C.tx_gso_bad_size;
+    }
     const at = this.stageAlloc(need);
     const n = seg.segment(buf, fo, flen, l4Start, mss, gsoType === VIRTIO_NET_HDR_GSO_TCPV6, this.txStage, at, this.vni);
     if (n === 0) {
@@ -763,7 +778,7 @@ export class Vtep {
       v[C.rx_unknown_peer]!++;
       return C.rx_unknown_peer;
     }
-    const bad = vxlanCheck(buf, ho, len);
+    const bad = vxlanCheck(buf, ho, len, this.reservedHi, this.reservedLo);
     if (bad !== 0) {
       if (bad === VXLAN_ERR_SHORT) v[C.rx_short]!++;
       else if (bad === VXLAN_ERR_FLAGS) v[C.rx_bad_flags]!++;

@@ -8,8 +8,21 @@
  * optimised the paths a ping, a TCP stream and a kernel peer's super-datagram take. Nothing here touches
  * the host: the caller passes in-memory devices (platform/fake), and the throwaway Vtep is dropped afterwards.
  */
-import type { FakeTap, FakeUdpBind } from '../platform/fake/fake.js';
+import type { TapDevice, UdpBind } from '../platform/types.js';
 import { Vtep, type VtepOptions } from './vtep.js';
+
+/** An in-memory TAP the warm-up can feed and empty (platform/fake's FakeTap is one). */
+export interface ReplayTap extends TapDevice {
+  inject(frame: Buffer): void;
+  wake(): void;
+  readonly written: Buffer[];
+}
+/** An in-memory UDP bind the warm-up can feed and empty (platform/fake's FakeUdpBind is one). */
+export interface ReplayUdp extends UdpBind {
+  inject(data: Buffer): void;
+  wake(): void;
+  readonly sent: unknown[];
+}
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ''), 'hex');
 const OWN = 'c26a9be5398d';
@@ -33,7 +46,7 @@ const VX = (vni: number): Buffer => Buffer.concat([hex('08000000'), Buffer.from(
  * and a kernel peer's 16 KB super-datagram in (GSO super-frame), through a Vtep built with `o`. Returns the
  * milliseconds it took.
  */
-export function warmUp(o: VtepOptions, tap: FakeTap, udp: FakeUdpBind, rounds = 1500): number {
+export function warmUp(o: VtepOptions, tap: ReplayTap, udp: ReplayUdp, rounds = 1500): number {
   const t0 = performance.now();
   const vtep = new Vtep(tap, udp, { ...o, srcPool: [], dfPool: [], tunnelTx: undefined, learning: false });
   vtep.fdb.append(PEER_MAC, '192.0.2.2');

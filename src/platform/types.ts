@@ -60,8 +60,9 @@ export interface UdpBind {
    * With `gso`, an entry whose gso[i] > 0 is a train of datagrams of gso[i] bytes each (the last may be
    * shorter), sent as one UDP GSO message (UDP_SEGMENT) — or split by the implementation when it has no GSO.
    * With `tos` (perPacketTos only), entry i leaves with outer TOS / traffic class tos[i] (its whole train).
+   * With `ttl` (perPacketTos only), entry i with ttl[i] > 0 leaves with that TTL / hop limit; 0 = the socket's.
    */
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number;
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array, ttl?: Uint8Array): number;
   /** Control plane: (re)defines destination slot `slot` as ip:port. */
   setDestination(slot: number, ip: string, port: number): void;
   /**
@@ -77,3 +78,84 @@ export interface UdpBind {
 
 /** Bytes per source-address slot filled by recvBatch (sizeof(struct sockaddr_in6)). */
 export const SOCKADDR_SLOT = 28;
+
+// ─────────────────────────── what the runtime opens, and the composition root provides ───────────────────────────
+
+/** A TAP whose kernel offloads are negotiated: TUNSETOFFLOAD and TUNSETVNETHDRSZ. Each returns 0 or -errno. */
+export interface OffloadTap extends TapDevice {
+  setOffload(flags: number): number;
+  setVnetHdrSize(size: number): number;
+}
+
+/**
+ * Socket-wide settings of a kernel UDP socket: outer TTL / TOS / DF, and the UDP checksum options (`nocheck` =
+ * SO_NO_CHECK for IPv4 `--noudpcsum`; `nocheck6tx` / `nocheck6rx` = UDP_NO_CHECK6_TX / _RX for IPv6).
+ */
+export type UdpIpOption = 'ttl' | 'tos' | 'df' | 'nocheck' | 'nocheck6tx' | 'nocheck6rx';
+
+export interface UdpOpenOptions {
+  /** Local address; '0.0.0.0' or '::' for the wildcard. */
+  readonly address: string;
+  readonly port: number;
+  /** SO_BINDTODEVICE, or '' for none. */
+  readonly device: string;
+  /** Socket buffer sizes in bytes; 4 MiB absorbs bursts of a few thousand datagrams. */
+  readonly rcvbuf?: number;
+  readonly sndbuf?: number;
+  /** Destination slots to allocate. */
+  readonly destinationSlots?: number;
+}
+
+/** The native socket: outer-header options per socket (setsockopt). Returns 0 or -errno. */
+export interface TunableUdpBind extends UdpBind {
+  setIpOption(what: UdpIpOption, value: number): number;
+}
+
+/** The portable fallback socket: sends go through a bounded ring; `ringFull` counts what found no room. */
+export interface QueuedUdpBind extends UdpBind {
+  readonly ringFull: number;
+}
+
+/**
+ * The devices and sockets a running instance opens, as factories: the composition root (src/cli/up.ts) passes
+ * the Linux ones (platform/linux), so the runtime (src/control/runtime) never names an implementation. Each
+ * factory throws an Error whose `code` is the errno name (EPERM, EADDRINUSE, ...); the caller owns and closes
+ * what it returns.
+ */
+/** segmentTcp of the addon: like TcpSegmenter.segment, with count/stride/total written to res[0..2]. */
+export type NativeSegmentTcp = (
+  src: Buffer,
+  fo: number,
+  flen: number,
+  l4Start: number,
+  mss: number,
+  isV6: boolean,
+  out: Buffer,
+  outOff: number,
+  vni: number,
+  res: Int32Array,
+) => number;
+
+export interface Platform {
+  /** A TAP device (IFF_TAP | IFF_NO_PI, IFF_VNET_HDR when asked), never persistent. */
+  openTap(name: string, opts: { readonly vnetHdr: boolean }): OffloadTap;
+  /** The native UDP path (recvmmsg/sendmmsg, offloads, outer-header options). */
+  openUdp(o: UdpOpenOptions): TunableUdpBind;
+  /** The node:dgram fallback (`--io dgram`). */
+  openDgramUdp(o: Pick<UdpOpenOptions, 'address' | 'port' | 'device'>): Promise<QueuedUdpBind>;
+  /** The addon's TCP segmentation loop for the socket send path; absent: the JS TcpSegmenter (tso.ts). */
+  readonly segmentTcp?: NativeSegmentTcp;
+}
+
+/**
+ * Who is at the other end of a control connection (the control server's access check, ops/access.ts), as
+ * the kernel sees it. Implemented by platform/linux/peer.ts; injected by the CLI.
+ */
+export interface PeerInfo {
+  /** SO_PEERCRED of an accepted Unix socket (a node:net Socket), or undefined when it cannot be read. */
+  socketPeerCred(sock: unknown): { readonly pid: number; readonly uid: number; readonly gid: number } | undefined;
+  /** A namespace's identity (the nsfs inode behind a /proc/PID/ns/* link). */
+  nsIdentity(path: string): string;
+  /** The user namespaces that own the namespace at `path`, itself first, then its ancestors. */
+  ownerUserNamespaces(path: string): ReadonlySet<string>;
+}

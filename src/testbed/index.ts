@@ -5,3 +5,4 @@ export * from './kernel-vtep.js';
 export * from './cleanup.js';
 export * from './privilege.js';
 export * from './mixed-pods.js';
+export * from './etcd.js';

@@ -44,6 +44,8 @@ export const VLAN_VID_MASK = 0x0fff as const;
 export const ETHERTYPE_IPV4 = 0x0800 as const;
 export const ETHERTYPE_ARP = 0x0806 as const;
 export const ETHERTYPE_VLAN = 0x8100 as const;
+/** IEEE 802.1ad service tag (QinQ outer tag), same layout as 802.1Q. */
+export const ETHERTYPE_QINQ = 0x88a8 as const;
 export const ETHERTYPE_IPV6 = 0x86dd as const;
 
 export const ETH_OK = 0 as const;

@@ -80,7 +80,7 @@ const MAC_RE = /^([0-9a-f]{1,2}):([0-9a-f]{1,2}):([0-9a-f]{1,2}):([0-9a-f]{1,2})
 /**
  * Parses `7a:3a:fe:45:a3:76` (also `7a:3a:fe:45:a3:6`, one digit being `06`). Anything else (dashes, the
  * dotted Cisco form, bare hex, three digits, whitespace) is refused with `undefined`: config errors should
- * surface, not be guessed around. This is the one MAC grammar; control/grammar.ts words its refusals.
+ * surface, not be guessed around. This is the one MAC grammar; control/config/grammar.ts words its refusals.
  */
 export function macParse(text: string): number | undefined {
   const m = MAC_RE.exec(text);

@@ -49,6 +49,7 @@ export const VIRTIO_NET_HDR_GSO_ECN = 0x80 as const;
 export const TUN_F_CSUM = 0x01 as const;
 export const TUN_F_TSO4 = 0x02 as const;
 export const TUN_F_TSO6 = 0x04 as const;
+export const TUN_F_TSO_ECN = 0x08 as const;
 export const TUN_F_UDP_TUNNEL_GSO = 0x080 as const;
 export const TUN_F_UDP_TUNNEL_GSO_CSUM = 0x100 as const;
 

@@ -25,11 +25,19 @@
 //  - Interop costs nothing: the kernel, flannel, Calico and OVS all send zeros in these fields.
 //  - Same behaviour as the kernel means a mixed kernel/vxlan-user overlay drops the same packets, which
 //    keeps debugging sane. The drop is counted apart (VXLAN_ERR_RESERVED), never silent.
-// We support no extensions, so every bit except I is reserved to us.
+// We support no extensions, so by default every bit except I and the VNI is reserved to us.
 //
-// Check contract: vxlanCheck(buf, off, len) === VXLAN_OK guarantees the 8-byte header and at least an
-// inner Ethernet header (len >= 22, len being the UDP payload length), the I flag, and all reserved bits
-// clear. vxlanVni may then be read without checking; the inner frame is [off + 8, off + len).
+// Which bits are reserved is the kernel's `reserved_bits` (IFLA_VXLAN_RESERVED_BITS, Linux 6.14): a 64-bit
+// mask over the header read as one big-endian number (byte 0 is the top byte), each set bit one that a
+// received header must have clear. The default, 0xf7ffffff000000ff, is everything but the I flag
+// (0x08000000_00000000) and the VNI (0x00000000_ffffff00); `--reserved-bits` lets an operator accept
+// bits a peer sets (an extension we then ignore, as the RFC says), and like the kernel refuses a mask that
+// marks I or VNI bits reserved. The mask travels as two 32-bit halves so the check stays in int32 math.
+//
+// Check contract: vxlanCheck(buf, off, len, hi, lo) === VXLAN_OK guarantees the 8-byte header and at least an
+// inner Ethernet header (len >= 22, len being the UDP payload length), the I flag, and every bit of the
+// reserved mask (hi over bytes 0-3, lo over bytes 4-7) clear. vxlanVni may then be read without checking; the
+// inner frame is [off + 8, off + len).
 // Model: gVisor's pkg/tcpip/header/gue.go.
 
 import { get32, put32 } from './bytes.js';
@@ -62,12 +70,35 @@ export const VXLAN_ERR_FLAGS = 2 as const;
 export const VXLAN_ERR_RESERVED = 3 as const;
 export const VXLAN_REASON_NAMES = ['ok', 'short', 'flags', 'reserved'] as const;
 
-export function vxlanCheck(buf: Buffer, off: number, len: number): number {
+/** The default reserved mask, bytes 0-3 (all flag and reserved bits but I) and bytes 4-7 (the last byte). */
+export const VXLAN_RESERVED_HI = 0xf7ff_ffff as const;
+export const VXLAN_RESERVED_LO = 0x0000_00ff as const;
+/** Bits a reserved mask may never hold: the I flag (bytes 0-3) and the VNI (bytes 4-7). */
+export const VXLAN_USED_HI = 0x0800_0000 as const;
+export const VXLAN_USED_LO = 0xffff_ff00 as const;
+
+export function vxlanCheck(buf: Buffer, off: number, len: number, reservedHi: number = VXLAN_RESERVED_HI, reservedLo: number = VXLAN_RESERVED_LO): number {
   if (len < VXLAN_MIN_LEN) return VXLAN_ERR_SHORT;
   const w0 = get32(buf, off);
-  if (w0 === 0x0800_0000 && buf[off + 7] === 0) return VXLAN_OK;
-  if ((w0 & 0x0800_0000) === 0) return VXLAN_ERR_FLAGS;
-  return VXLAN_ERR_RESERVED;
+  if ((w0 & VXLAN_FLAG_I << 24) === 0) return VXLAN_ERR_FLAGS;
+  if ((w0 & reservedHi) !== 0 || (get32(buf, off + VXLAN_VNI) & reservedLo) !== 0) return VXLAN_ERR_RESERVED;
+  return VXLAN_OK;
+}
+
+/**
+ * `0x…` (1 to 16 hex digits, as iproute2's `reserved_bits` takes it) → the two 32-bit halves of the mask;
+ * undefined when the text is not that. Whether the mask is acceptable (no I or VNI bits) is the caller's.
+ */
+export function vxlanReservedParse(text: string): { hi: number; lo: number } | undefined {
+  const m = /^0[xX]([0-9a-fA-F]{1,16})$/.exec(text);
+  if (m === null) return undefined;
+  const digits = m[1]!.padStart(16, '0');
+  return { hi: parseInt(digits.slice(0, 8), 16), lo: parseInt(digits.slice(8), 16) };
+}
+
+/** The mask as iproute2 prints it: `0x` and 16 hex digits. */
+export function vxlanReservedFormat(hi: number, lo: number): string {
+  return `0x${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 /** The 24-bit VNI. */

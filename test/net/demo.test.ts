@@ -57,9 +57,15 @@ describe.skipIf(gate.skip)('vxlan-user demo', () => {
   });
 
   it('--keep leaves it running (pods still reach each other); demo down removes it', async () => {
-    const r = await runCli(['demo', '--prefix', PREFIX, '--keep'], { timeoutMs: 90_000 });
+    const r = await runCli(['demo', '--prefix', PREFIX, '--keep', '--kernel', '005'], { timeoutMs: 90_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('kept running (--keep)');
+    // The kernel node gets the plan's dev and MTU (eth0, 1500 − 50), not the kernel's default 1500.
+    const kernelLink = JSON.parse(
+      execFileSync('ip', ['-n', `${PREFIX}-multicluster-test-005`, '-d', '-j', 'link', 'show', 'dev', 'vxlan-test'], { encoding: 'utf8' }),
+    ) as { mtu: number; linkinfo: { info_data: { link?: string } } }[];
+    expect(kernelLink[0]!.mtu).toBe(1450);
+    expect(kernelLink[0]!.linkinfo.info_data.link).toBe('eth0');
     expect(r.stdout).toContain(`vxlan-user demo down --prefix ${PREFIX}`);
     const again = await runCli(['demo', '--prefix', PREFIX]);
     expect(again.code).toBe(2);

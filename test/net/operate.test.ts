@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { netTestGate, waitForExit, type Topology } from '../../src/testbed/index.js';
 import { DROP_REASONS } from '../../src/dataplane/counters.js';
+import { ping } from './probes.js';
 import { N1, N2, N3, type SeedNode } from './seed-nodes.js';
 import { assertBuilt, NetSession, runCli, type RunningVtep } from './vtep-process.js';
 
@@ -41,10 +42,6 @@ async function stats(t: Topology, node: Node): Promise<Record<string, number>> {
   const r = await ctl(t, node, ['stats', '--json', '--name', DEV]);
   expect(r.code, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { counters: Record<string, number> }).counters;
-}
-
-async function ping(t: Topology, from: Node, to: string, count = 3): Promise<void> {
-  await t.exec(from.name, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', to]);
 }
 
 /** Starts a ping in the background; resolves with its output when it ends. */

@@ -2,9 +2,9 @@
 // namespace, builds kernel vxlan devices that really carry pod-to-pod pings across clusters; one node runs
 // vxlan-user from the same file, picking itself by its underlay address (no --node).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOverlay } from '../../src/control/overlay.js';
+import { loadOverlay } from '../../src/control/config/config.js';
 import { netTestGate, testPrefix } from '../../src/testbed/index.js';
-import { buildOverlayTestbed, type OverlayTestbed } from '../../src/testbed/demo-topology.js';
+import { buildOverlayTestbed, type OverlayTestbed } from '../../src/cli/demo-topology.js';
 import { assertBuilt, runCli, startVtep, type RunningVtep } from './vtep-process.js';
 
 const gate = netTestGate();
@@ -30,13 +30,17 @@ describe.skipIf(gate.skip)('plan --as-kernel on real namespaces', () => {
     for (const n of kernelNodes) {
       const plan = await runCli(['plan', '--config', EXAMPLE, '--node', n.node, '--as-kernel']);
       expect(plan.code, plan.stderr).toBe(0);
-      expect(plan.stdout).toContain(`local ${n.local} nolearning`);
+      expect(plan.stdout).toContain(`local ${n.local} nolearning ageing 300 udpcsum`);
+      // Planned on this host, where --local is not an address: no dev, and the MTU of a 1500-byte underlay.
+      expect(plan.stdout).toContain(`# no dev: ${n.local} is not an address of this host`);
+      expect(plan.stdout).toContain(`ip link set dev vxlan-test address ${n.mac} mtu 1450`);
       // The script as a user would run it: `... --as-kernel | sh -e` inside the node.
       await tb.topo.exec(tb.hostOf(n.node).host, 'sh', ['-e'], { input: plan.stdout });
       const link = await tb.topo.exec(tb.hostOf(n.node).host, 'ip', ['-d', 'link', 'show', 'vxlan-test']);
       expect(link.stdout).toContain('vxlan id 10001');
       expect(link.stdout).toContain('dstport 4899');
       expect(link.stdout).toContain(n.mac);
+      expect(link.stdout).toContain(' mtu 1450 ');
     }
     // Node 006: vxlan-user from the same file, without --node: it finds 192.168.0.13 on its eth0.
     const last = ov.nodes[5]!;

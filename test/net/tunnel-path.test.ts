@@ -1,23 +1,16 @@
 // --tx-path tap on real namespaces: TCP super-frames leave whole through the underlay-side TAP (UDP-tunnel GSO),
 // a kernel vxlan peer receives the stream intact and in order, the outer headers on the wire equal the UDP
 // socket path's, and the path falls back (auto) or refuses (tap) with a reason where it cannot work.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addKernelVtep, netTestGate, type Topology } from '../../src/testbed/index.js';
-import { N1, N2, type SeedNode } from './seed-nodes.js';
+import { capture, tcpTransfer } from './probes.js';
+import { N1, N2, seedArgs, type SeedNode } from './seed-nodes.js';
 import { assertBuilt, NetSession, runCli, type RunningVtep } from './vtep-process.js';
 
 const gate = netTestGate();
 const net = new NetSession();
-let work: string;
 
-function args(self: SeedNode, peer: SeedNode, extra: string[] = []): string[] {
-  return ['--vni', '10001', '--name', 'vxlan-test', '--dstport', '4899', '--local', self.underlay, '--mac', self.mac,
-    '--addr', `${self.overlay}/24`, '--neigh', `${peer.overlay}=${peer.mac}`, '--fdb', `${peer.mac}=${peer.underlay}`, ...extra];
-}
+const args = (self: SeedNode, peer: SeedNode, extra: string[] = []): string[] => [...seedArgs(self, peer), ...extra];
 
 async function kernelPeer(t: Topology): Promise<void> {
   await addKernelVtep(t, N2.name, {
@@ -27,21 +20,7 @@ async function kernelPeer(t: Topology): Promise<void> {
 }
 
 /** `mb` MiB over TCP from n1 to n2's overlay address, SHA-256 checked. */
-async function transfer(t: Topology, mb: number, port: number): Promise<void> {
-  const src = join(work, `src-${port}`);
-  const dst = join(work, `dst-${port}`);
-  writeFileSync(src, randomBytes(mb << 20));
-  const server = t.spawn(N2.name, 'socat', ['-u', `TCP-LISTEN:${port},reuseaddr`, `CREATE:${dst}`]);
-  const done = new Promise<number | null>((r) => server.once('exit', (c) => r(c)));
-  for (let i = 0; i < 50; i++) {
-    if ((await t.exec(N2.name, 'ss', ['-ltn', `sport = :${port}`])).stdout.includes(`:${port}`)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await t.exec(N1.name, 'socat', ['-u', `OPEN:${src}`, `TCP:${N2.overlay}:${port},connect-timeout=5`], { timeoutMs: 60_000 });
-  expect(await done).toBe(0);
-  const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
-  expect(sha(dst)).toBe(sha(src));
-}
+const transfer = (t: Topology, mb: number, port: number): Promise<void> => tcpTransfer(t, N1, N2, N2.overlay, mb, port, 60_000);
 
 async function nstat(t: Topology, host: string, names: string[]): Promise<Record<string, number>> {
   const r = await t.exec(host, 'nstat', ['-az', '--json', ...names]);
@@ -51,15 +30,7 @@ async function nstat(t: Topology, host: string, names: string[]): Promise<Record
 
 /** tcpdump -vv on n2's eth0: the first `count` large VXLAN datagrams from n1, while `action` runs. */
 async function captureLarge(t: Topology, action: () => Promise<unknown>, count = 20): Promise<string[]> {
-  const tcpdump = t.spawn(N2.name, 'tcpdump', ['-l', '-i', 'eth0', '-c', String(count), '-nn', '-vv', `udp dst port 4899 and src host ${N1.underlay} and greater 1200`]);
-  let out = '';
-  let err = '';
-  tcpdump.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  tcpdump.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const done = new Promise<void>((r) => tcpdump.once('exit', () => r()));
-  for (let i = 0; i < 200 && !err.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
-  await action();
-  await done;
+  const out = await capture(t, N2, 'eth0', `udp dst port 4899 and src host ${N1.underlay} and greater 1200`, count, action, true);
   // Two lines per datagram with -v: join them, then drop what differs packet by packet (IP id, lengths).
   return out.split(/\n(?=\d\d:)/).map((l) => l.replace(/\s+/g, ' ').replace(/^\S+ /, '').replace(/id \d+/, 'id N').replace(/length \d+/g, 'length N').replace(/cksum 0x[0-9a-f]+/, 'cksum X').trim()).filter(Boolean);
 }
@@ -68,10 +39,8 @@ describe.skipIf(gate.skip)('--tx-path tap (UDP-tunnel GSO through an underlay-si
   beforeAll(() => {
     gate.assert();
     assertBuilt();
-    work = mkdtempSync(join(tmpdir(), 'vxut-tnl-'));
   });
   afterEach(() => net.cleanup());
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('a kernel vxlan peer receives 64 MiB intact and in order; the super-packets left whole', async () => {
     const t = await net.topology('tnl', [N1, N2]);
@@ -138,6 +107,13 @@ describe.skipIf(gate.skip)('--tx-path tap (UDP-tunnel GSO through an underlay-si
     expect(r.stderr).toMatch(/--tx-path tap cannot work here: net\.ipv4\.conf\.all\.rp_filter is 1/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect((await t.exec(N1.name, 'ip', ['-o', 'link', 'show'])).stdout).not.toContain('vxlan-test');
+    // A firewall whose forward chain drops (Docker sets such a policy): auto falls back and says why.
+    await t.exec(N1.name, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=0']);
+    await t.exec(N1.name, 'nft', ['-f', '-'], { input: 'table inet vxut {\n chain forward_drop {\n  type filter hook forward priority 0; policy drop;\n }\n}\n' });
+    const fw = await net.up(t, N1, args(N1, N2));
+    expect(fw.stderr()).toMatch(/TX path udp \(tap unavailable: an nftables forward chain has policy drop/);
+    await fw.stop('SIGTERM');
+    await t.exec(N1.name, 'nft', ['delete', 'table', 'inet', 'vxut']);
     // Loose mode (2) passes: our own source address is reachable.
     await t.exec(N1.name, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=2']);
     const b = await net.up(t, N1, args(N1, N2, ['--tx-path', 'tap']));

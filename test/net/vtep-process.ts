@@ -3,8 +3,9 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { afterEach, beforeAll, describe } from 'vitest';
 import type { Topology } from '../../src/testbed/index.js';
-import { buildTopology, testPrefix, waitForExit } from '../../src/testbed/index.js';
+import { buildTopology, netTestGate, testPrefix, waitForExit } from '../../src/testbed/index.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
@@ -123,4 +124,20 @@ export class NetSession {
     await this.topo?.teardown();
     this.topo = undefined;
   }
+}
+
+/**
+ * The describe block of a network test file: skipped outside CI without root (failed in CI, see netTestGate),
+ * the build checked first, and `net`'s topology and VTEPs torn down after each test whatever it did.
+ */
+export function describeNet(title: string, net: NetSession, body: () => void): void {
+  const gate = netTestGate();
+  describe.skipIf(gate.skip)(title, () => {
+    beforeAll(() => {
+      gate.assert();
+      assertBuilt();
+    });
+    afterEach(() => net.cleanup());
+    body();
+  });
 }

@@ -2,10 +2,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
-import type { UpConfig } from '../../src/control/config-types.js';
-import { ConfigError, UsageError } from '../../src/control/errors.js';
-import { formatMainHelp, formatUpHelp } from '../../src/control/help.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
+import type { UpConfig } from '../../src/control/config/config-types.js';
+import { ConfigError, UsageError } from '../../src/control/config/errors.js';
+import { formatMainHelp, formatUpHelp } from '../../src/control/config/help.js';
 
 // ─── helpers ───
 

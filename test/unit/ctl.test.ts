@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { handle } from '../../src/control/control-server.js';
-import { formatFdbRow, formatNeighRow, LineSplitter, type Request, type Response } from '../../src/control/control-protocol.js';
-import { parseUpArgs } from '../../src/control/config.js';
-import type { Instance } from '../../src/control/instance.js';
-import { buildRegistry } from '../../src/control/metrics.js';
-import { fixedChanges, planRoutes, type Runtime } from '../../src/control/reload.js';
+import { handle } from '../../src/control/ops/control-server.js';
+import { formatFdbRow, formatNeighRow, LineSplitter, type Request, type Response } from '../../src/control/ops/control-protocol.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
+import type { Instance } from '../../src/control/runtime/instance.js';
+import { buildRegistry } from '../../src/control/ops/metrics.js';
+import { fixedChanges, planRoutes, type Runtime } from '../../src/control/runtime/reload.js';
 import { Vtep } from '../../src/dataplane/vtep.js';
 import { C } from '../../src/dataplane/counters.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
@@ -132,11 +132,52 @@ describe('neigh commands (ip neigh semantics)', () => {
     ]);
     ok(handle(rt, { op: 'neigh', action: 'del', ip: '179.17.1.40' }));
     expect(handle(rt, { op: 'neigh', action: 'del', ip: '179.17.1.40' })).toMatchObject({ ok: false, exit: 2 });
-    expect(handle(rt, { op: 'neigh', action: 'add', ip: '2001:db8::1', lladdr: '02:00:00:00:00:41' })).toMatchObject({ ok: false, error: expect.stringContaining('IPv4 neighbours only') as string });
+    expect(handle(rt, { op: 'neigh', action: 'add', ip: '179.17.1.300', lladdr: '02:00:00:00:00:41' })).toMatchObject({ ok: false, exit: 2, error: "neighbour 179.17.1.300 is a malformed IP address: expected an IPv4 address like 192.168.0.31 or an IPv6 address like 2001:db8::31" });
+  });
+  it('IPv6 neighbours (the NDP proxy\'s table): add, refuse a second add, replace, del, show; canonical text', () => {
+    const { rt, vtep } = runtime();
+    const before = vtep.neigh6;
+    ok(handle(rt, { op: 'neigh', action: 'add', ip: '2001:DB8:0:0::31', lladdr: '02:00:00:00:00:31' }));
+    expect(vtep.neigh6).not.toBe(before); // swapped whole
+    const addr = Buffer.from('20010db8000000000000000000000031', 'hex');
+    expect(vtep.neigh6.lookup(addr, 0)).toBe(0x020000000031); // what the NDP proxy answers from
+    expect(handle(rt, { op: 'neigh', action: 'add', ip: '2001:db8::31', lladdr: '02:00:00:00:00:32' })).toMatchObject({
+      ok: false,
+      exit: 2,
+      error: "a neighbour entry for 2001:db8::31 already exists (lladdr 02:00:00:00:00:31): use 'neigh replace'",
+    });
+    ok(handle(rt, { op: 'neigh', action: 'replace', ip: '2001:db8::31', lladdr: '02:00:00:00:00:32' }));
+    ok(handle(rt, { op: 'neigh', action: 'replace', ip: 'fe80::31', lladdr: '02:00:00:00:00:33' }));
+    expect(vtep.neigh6.lookup(addr, 0)).toBe(0x020000000032);
+    const rows = ok(handle(rt, { op: 'neigh-show' })) as Parameters<typeof formatNeighRow>[0][];
+    expect(rows.map((r) => formatNeighRow(r, 'vxlan-test'))).toEqual([
+      '179.17.1.31 dev vxlan-test lladdr 7a:3a:fe:45:a3:76 PERMANENT',
+      '2001:db8::31 dev vxlan-test lladdr 02:00:00:00:00:32 PERMANENT',
+      'fe80::31 dev vxlan-test lladdr 02:00:00:00:00:33 PERMANENT',
+    ]);
+    ok(handle(rt, { op: 'neigh', action: 'del', ip: '2001:db8::31' }));
+    expect(vtep.neigh6.lookup(addr, 0)).toBe(-1);
+    expect(vtep.neigh6.size).toBe(1);
+    expect(handle(rt, { op: 'neigh', action: 'del', ip: '2001:db8::31' })).toMatchObject({ ok: false, exit: 2, error: 'no neighbour entry for 2001:db8::31' });
+    expect(handle(rt, { op: 'neigh', action: 'add', ip: 'ff02::1', lladdr: '02:00:00:00:00:41' })).toMatchObject({ ok: false, error: expect.stringContaining('is the multicast address') as string });
+    expect(handle(rt, { op: 'neigh', action: 'add', ip: '2001:db8::41', lladdr: '33:33:00:00:00:01' })).toMatchObject({ ok: false, error: expect.stringContaining('is a multicast MAC address') as string });
   });
 });
 
 describe('reload', () => {
+  it('IPv6 neighbours follow the file too: added, changed and removed, IPv4 ones beside them', () => {
+    const v6 = BASE.replace('addr: 179.17.1.21/24', 'addr: [179.17.1.21/24, fd00::21/64]').replace('neigh: [179.17.1.31=7a:3a:fe:45:a3:76]', 'neigh: [179.17.1.31=7a:3a:fe:45:a3:76, fd00::31=7a:3a:fe:45:a3:76]');
+    const { rt, file, vtep } = runtime(v6);
+    ok(handle(rt, { op: 'neigh', action: 'add', ip: 'fd00::31', lladdr: '7a:3a:fe:45:a3:76' })); // as at start
+    ok(handle(rt, { op: 'neigh', action: 'add', ip: 'fd00::99', lladdr: '02:00:00:00:00:99' })); // runtime only
+    writeFileSync(file, v6.replace('fd00::31=7a:3a:fe:45:a3:76]', 'fd00::31=02:00:00:00:00:31, fd00::32=02:00:00:00:00:32]'));
+    expect(ok(handle(rt, { op: 'reload' }))).toBe(`reloaded ${file}: fdb +0 -0 ~0, neigh +1 -1 ~1, routes +0 -0 ~0`);
+    expect(vtep.neigh6.entries()).toEqual([
+      ['fd00::31', 0x020000000031],
+      ['fd00::32', 0x020000000032],
+    ]);
+    expect([...vtep.neigh]).toEqual([[0xb311011f, 0x7a3afe45a376]]);
+  });
   it('replaces FDB and neighbours from the file; runtime additions not in the file go', () => {
     const { rt, file, vtep } = runtime();
     ok(handle(rt, { op: 'fdb', action: 'add', mac: '02:00:00:00:00:99', dst: '192.168.0.99' }));

@@ -2,7 +2,8 @@
 // INET_ECN_decapsulate: the encap table, all 16 decap cases over real IPv4 and IPv6 bytes (IPv4 header checksum
 // verified by a full recomputation written here), and the Vtep wiring over the fake platform.
 import { describe, expect, it } from 'vitest';
-import { decapEcn, ECN_DELIVER, ECN_DROP, ecnEncapsulate, encapTos, TOS_INHERIT } from '../../src/dataplane/ecn.js';
+import { decapEcn, ECN_DELIVER, ECN_DROP, ecnEncapsulate, encapTos, innerHopLimit, TOS_INHERIT } from '../../src/dataplane/ecn.js';
+import { TtlInheritBind } from '../../src/dataplane/ttl-inherit.js';
 import { Vtep } from '../../src/dataplane/vtep.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
 
@@ -66,10 +67,85 @@ describe('INET_ECN_encapsulate', () => {
       expect(encapTos(TOS_INHERIT, v6Frame(inner), 0, 66)).toBe(0x88 | expected[inner]!);
     }
   });
-  it('treats a non-IP frame (ARP, VLAN-tagged) as Not-ECT with DSCP 0', () => {
+  it('treats a non-IP frame (ARP, also under a VLAN tag) as Not-ECT with DSCP 0', () => {
     const arp = Buffer.concat([hex('ffffffffffff c26a9be5398d 0806'), Buffer.alloc(28, 0xff)]);
     expect(encapTos(TOS_INHERIT, arp, 0, arp.length)).toBe(0);
     expect(encapTos(0x10, arp, 0, arp.length)).toBe(0x10);
+    const tagged = tag(arp, '8100 0063');
+    expect(encapTos(TOS_INHERIT, tagged, 0, tagged.length)).toBe(0);
+  });
+  // The kernel since 7074732c8fae (2022) reads the inner header past 802.1Q / 802.1ad tags (skb_protocol(skb,
+  // true)) for tos inherit, ECN and ttl inherit, as l2_tos_ttl_inherit.sh's VLAN 99 cases check.
+  it('inherits DSCP and ECN through an 802.1Q tag, a QinQ pair (802.1ad + 802.1Q), at a non-zero offset', () => {
+    for (const tags of ['8100 0063', '88a8 0064 8100 0063']) {
+      for (let inner = 0; inner < 4; inner++) {
+        const want = [NOT_ECT, ECT1, ECT0, ECT0][inner]!;
+        const f4 = Buffer.concat([Buffer.alloc(3, 0xa5), tag(v4Frame(inner), tags)]);
+        const f6 = Buffer.concat([Buffer.alloc(3, 0xa5), tag(v6Frame(inner), tags)]);
+        expect(encapTos(TOS_INHERIT, f4, 3, f4.length - 3), `${tags} v4 ${NAMES[inner]}`).toBe(0x88 | want);
+        expect(encapTos(TOS_INHERIT, f6, 3, f6.length - 3), `${tags} v6 ${NAMES[inner]}`).toBe(0x88 | want);
+        expect(encapTos(0x20, f4, 3, f4.length - 3)).toBe(0x20 | want);
+      }
+    }
+  });
+  it('a tagged frame cut short inside its tags or its IP header inherits nothing', () => {
+    const t = tag(v4Frame(ECT0), '8100 0063');
+    expect(encapTos(TOS_INHERIT, t, 0, 16)).toBe(0);
+    expect(encapTos(TOS_INHERIT, t, 0, 19)).toBe(0);
+    expect(innerHopLimit(t, 0, 18 + 19)).toBe(0);
+  });
+});
+
+/** `frame` with `tags` (hex, 4 bytes each) inserted after its MAC addresses. */
+function tag(frame: Buffer, tags: string): Buffer {
+  return Buffer.concat([frame.subarray(0, 12), hex(tags), frame.subarray(12)]);
+}
+
+describe('innerHopLimit (--ttl inherit, ip_tunnel_get_ttl)', () => {
+  it('is the inner IPv4 TTL / IPv6 hop limit, also past VLAN tags; 0 for ARP and non-IP', () => {
+    const f4 = v4Frame(0); // TTL 0x40
+    f4[14 + 8] = 37;
+    const f6 = v6Frame(0); // hop limit 0x40
+    f6[14 + 7] = 201;
+    expect(innerHopLimit(f4, 0, f4.length)).toBe(37);
+    expect(innerHopLimit(f6, 0, f6.length)).toBe(201);
+    for (const tags of ['8100 0063', '88a8 0064 8100 0063', '8100 0063 8100 0064 8100 0065']) {
+      expect(innerHopLimit(tag(f4, tags), 0, f4.length + tags.replaceAll(' ', '').length / 2)).toBe(37);
+      expect(innerHopLimit(tag(f6, tags), 0, f6.length + tags.replaceAll(' ', '').length / 2)).toBe(201);
+    }
+    const arp = Buffer.concat([hex('ffffffffffff c26a9be5398d 0806'), Buffer.alloc(28, 0xff)]);
+    expect(innerHopLimit(arp, 0, arp.length)).toBe(0);
+    expect(innerHopLimit(tag(arp, '8100 0063'), 0, arp.length + 4)).toBe(0);
+    // An Ethernet type that says IPv4 over bytes that are not (version 6): nothing inherited.
+    const liar = Buffer.concat([ETH4, v6Frame(0).subarray(14)]);
+    expect(innerHopLimit(liar, 0, liar.length)).toBe(0);
+  });
+});
+
+describe('TtlInheritBind: an IP_TTL per datagram from the inner packet', () => {
+  it('gives each sendmmsg entry the TTL of its inner frame (0 for ARP), a GSO train that of its first frame', () => {
+    const udp = new FakeUdpBind('192.168.0.21', 4789);
+    udp.setDestination(0, '192.168.0.31', 4789);
+    const bind = new TtlInheritBind(udp);
+    const vx = hex('08000000 00271100');
+    const f4 = v4Frame(0);
+    f4[22] = 9;
+    const f6 = v6Frame(0);
+    f6[21] = 99;
+    const arp = Buffer.concat([hex('ffffffffffff c26a9be5398d 0806'), Buffer.alloc(28, 0xff)]);
+    const datagrams = [f4, tag(f6, '8100 0063'), arp].map((f) => Buffer.concat([vx, f]));
+    const buf = Buffer.concat([Buffer.alloc(5), ...datagrams, Buffer.concat([vx, f4]), Buffer.concat([vx, f4])]);
+    const offs = new Uint32Array([5, 5 + datagrams[0]!.length, 5 + datagrams[0]!.length + datagrams[1]!.length, 0]);
+    offs[3] = offs[2]! + datagrams[2]!.length;
+    const lens = new Uint32Array([datagrams[0]!.length, datagrams[1]!.length, datagrams[2]!.length, 2 * (8 + f4.length)]);
+    const gso = new Uint16Array([0, 0, 0, 8 + f4.length]);
+    const result = new Int32Array(4);
+    expect(bind.sendBatch(buf, offs, lens, new Uint32Array(4), 4, result, gso)).toBe(4);
+    expect(udp.sent.map((d) => d.ttl)).toEqual([9, 99, 0, 9, 9]);
+  });
+  it('refuses a bind without per-datagram control messages', () => {
+    const dgramLike = Object.assign(Object.create(FakeUdpBind.prototype) as FakeUdpBind, { perPacketTos: false });
+    expect(() => new TtlInheritBind(dgramLike)).toThrow(/needs per-datagram control messages/);
   });
 });
 

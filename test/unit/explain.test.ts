@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
-import { UsageError, VxlanUserError } from '../../src/control/errors.js';
-import { explain, formatExplanation, vxlanHeaderHex, type Explanation } from '../../src/control/explain.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
+import { UsageError, VxlanUserError } from '../../src/control/config/errors.js';
+import { explain, formatExplanation, vxlanHeaderHex, type Explanation } from '../../src/control/tools/explain.js';
 import { overlayContext } from '../../src/cli/plan.js';
 import { runExplain, splitExplainArgs } from '../../src/cli/explain.js';
 

@@ -1,4 +1,4 @@
-// One text grammar (control/grammar.ts): every input below goes through every entry point that reads its
+// One text grammar (control/config/grammar.ts): every input below goes through every entry point that reads its
 // kind of value — `up` flags, a config file, the whole-overlay file, `plan`, `explain`, the control command on
 // the client (no instance running) and the table change inside an instance — and must get the same verdict
 // and, when refused, the same sentence after the subject (`--mac X`, `mac X in F`, `nodes[0] (a) mac X`,
@@ -10,12 +10,12 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runCtl } from '../../src/cli/ctl.js';
 import { runExplain } from '../../src/cli/explain.js';
 import { runPlan } from '../../src/cli/plan.js';
-import { parseUpArgs } from '../../src/control/config.js';
-import type { UpConfig } from '../../src/control/config-types.js';
-import { handle } from '../../src/control/control-server.js';
-import type { FdbRow, NeighRow, Request } from '../../src/control/control-protocol.js';
-import { VxlanUserError } from '../../src/control/errors.js';
-import type { Runtime } from '../../src/control/reload.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
+import type { UpConfig } from '../../src/control/config/config-types.js';
+import { handle } from '../../src/control/ops/control-server.js';
+import type { FdbRow, NeighRow, Request } from '../../src/control/ops/control-protocol.js';
+import { VxlanUserError } from '../../src/control/config/errors.js';
+import type { Runtime } from '../../src/control/runtime/reload.js';
 import { Vtep } from '../../src/dataplane/vtep.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
 

@@ -1,7 +1,7 @@
 // Config front end of the kernel-parity options (issue 3): learning/ageing, outer TTL/TOS/DF, and their refusals.
 import { describe, expect, it } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
-import { ConfigError, UsageError } from '../../src/control/errors.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
+import { ConfigError, UsageError } from '../../src/control/config/errors.js';
 
 const up = (...a: string[]) => parseUpArgs(['--vni', '1', ...a]).config!;
 
@@ -24,13 +24,15 @@ describe('--ttl / --tos / --df', () => {
     const c = up('--ttl', '33', '--tos', '184', '--df', 'set');
     expect([c.ttl, c.tos, c.df]).toEqual([33, 184, 'set']);
   });
-  it('refuses out-of-range values, unknown modes and --ttl inherit by name', () => {
-    expect(() => up('--ttl', '0')).toThrow(/--ttl 0 is out of range: an IP TTL is 1\.\.255/);
+  it('refuses out-of-range values, unknown modes and --ttl auto (the default) by name', () => {
+    expect(() => up('--ttl', '0')).toThrow(/--ttl 0 is out of range: an IP TTL is 1\.\.255 or inherit/);
     expect(() => up('--tos', '256')).toThrow(/--tos 256 is out of range/);
-    expect(() => up('--ttl', 'inherit')).toThrow(/--ttl inherit is not supported yet/);
+    expect(() => up('--ttl', 'auto')).toThrow(/--ttl auto is the default: leave --ttl out/);
     expect(() => up('--df', 'maybe')).toThrow(/--df maybe is not a DF mode: use set, unset or inherit/);
   });
-  it('accepts --tos inherit (copy the inner DSCP) and --df inherit', () => {
+  it('accepts --ttl inherit and --tos inherit (copy the inner packet\'s) and --df inherit', () => {
+    expect(up('--ttl', 'inherit').ttl).toBe('inherit');
+    expect(() => up('--io', 'dgram', '--ttl', 'inherit')).toThrow(/needs --io native/);
     expect(up('--tos', 'inherit').tos).toBe('inherit');
     expect(up('--df', 'inherit').df).toBe('inherit');
     expect(() => up('--io', 'dgram', '--df', 'inherit')).toThrow(/needs --io native/);

@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
-import type { UpConfig } from '../../src/control/config-types.js';
-import { ConfigError, UsageError } from '../../src/control/errors.js';
-import { loadOverlay, selectNode } from '../../src/control/overlay.js';
-import { formatKernelScript, formatPlan, kernelCommands } from '../../src/control/plan.js';
+import { loadOverlay, parseUpArgs } from '../../src/control/config/config.js';
+import type { UpConfig } from '../../src/control/config/config-types.js';
+import { ConfigError, UsageError } from '../../src/control/config/errors.js';
+import { selectNode } from '../../src/control/config/overlay.js';
+import { formatKernelScript, formatPlan, kernelCommands, underlayFromAddrs } from '../../src/control/tools/plan.js';
 
 const EXAMPLE = new URL('../../examples/overlay.yaml', import.meta.url).pathname;
 
@@ -177,8 +177,9 @@ describe('plan', () => {
   it('--as-kernel: iproute2 commands in apply order, no net-tools', () => {
     const c = up('--config', EXAMPLE, '--node', 'multicluster-test-002');
     const cmds = kernelCommands(c).map((x) => x.join(' '));
-    expect(cmds[0]).toBe('ip link add vxlan-test type vxlan id 10001 dstport 4899 local 192.168.0.31 nolearning');
-    expect(cmds).toContain('ip link set dev vxlan-test address 7a:3a:fe:45:a3:76');
+    expect(cmds[0]).toBe('ip link add vxlan-test type vxlan id 10001 dstport 4899 local 192.168.0.31 nolearning ageing 300 udpcsum');
+    // mtu always: a kernel device left at 1500 fragments its outer packets on a 1500-byte underlay.
+    expect(cmds).toContain('ip link set dev vxlan-test address 7a:3a:fe:45:a3:76 mtu 1450');
     expect(cmds).toContain('ip addr add 179.17.1.31/24 dev vxlan-test');
     expect(cmds).toContain('ip neigh replace 179.17.1.21 lladdr c2:6a:9b:e5:39:8d dev vxlan-test nud permanent');
     expect(cmds).toContain('bridge fdb append c2:6a:9b:e5:39:8d dst 192.168.0.21 dev vxlan-test');
@@ -196,6 +197,44 @@ describe('plan', () => {
     const cmds = kernelCommands(c).map((x) => x.join(' '));
     expect(cmds).toContain('bridge fdb append 02:00:00:00:00:09 dst 10.0.0.9 port 8472 dev vxlan0');
     expect(cmds).toContain('bridge fdb append 00:00:00:00:00:00 dst 10.0.0.8 dev vxlan0');
+  });
+  it('--as-kernel writes out every option with a kernel equivalent, in the kernel\'s spelling', () => {
+    const c = up('--vni', '7', '--local', '10.0.0.1', '--remote', '10.0.0.2', '--learning', '--ageing', '30', '--ttl', '9', '--tos', '32', '--df', 'inherit', '--srcport', '40000-40999', '--noudpcsum');
+    const [add] = kernelCommands(c, { dev: 'eth1', mtu: 9000 }).map((x) => x.join(' '));
+    // tos 32 (decimal) is 0x20 to iproute2 (hex); srcport's MAX becomes exclusive.
+    expect(add).toBe('ip link add vxlan0 type vxlan id 7 dstport 4789 local 10.0.0.1 dev eth1 srcport 40000 41000 ttl 9 tos 0x20 df inherit learning ageing 30 noudpcsum');
+    expect(kernelCommands(c, { dev: 'eth1', mtu: 9000 }).map((x) => x.join(' '))).toContain('ip link set dev vxlan0 mtu 8950');
+    expect(kernelCommands(up('--vni', '7', '--tos', 'inherit', '--remote', '10.0.0.2'))[0]!.join(' ')).toContain(' tos inherit ');
+  });
+  it('--as-kernel on an IPv6 underlay: the IPv6 checksum flags and MTU − 70', () => {
+    const c = up('--vni', '7', '--local', 'fd00::1', '--remote', 'fd00::2', '--udp6zerocsumtx');
+    const cmds = kernelCommands(c).map((x) => x.join(' '));
+    expect(cmds[0]).toMatch(/ nolearning ageing 300 udp6zerocsumtx noudp6zerocsumrx$/);
+    expect(cmds).toContain('ip link set dev vxlan0 mtu 1430');
+  });
+  it('--as-kernel finds dev and its MTU in ip -j addr output; --mtu wins', () => {
+    const addrs = JSON.stringify([
+      { ifname: 'lo', mtu: 65536, addr_info: [{ local: '127.0.0.1', prefixlen: 8 }] },
+      { ifname: 'eth7', mtu: 1400, addr_info: [{ local: '10.0.0.1', prefixlen: 24 }] },
+    ]);
+    const c = up('--vni', '7', '--local', '10.0.0.1', '--remote', '10.0.0.2');
+    expect(underlayFromAddrs(c, addrs)).toEqual({ dev: 'eth7', mtu: 1400 });
+    expect(underlayFromAddrs(up('--vni', '7', '--dev', 'lo', '--remote', '10.0.0.2'), addrs)).toEqual({ dev: 'lo', mtu: 65536 });
+    expect(underlayFromAddrs(up('--vni', '7', '--local', '10.9.9.9', '--remote', '10.0.0.2'), addrs)).toEqual({});
+    const script = formatKernelScript(c, 't', underlayFromAddrs(c, addrs));
+    expect(script).toContain('local 10.0.0.1 dev eth7 ');
+    expect(script).toContain('ip link set dev vxlan0 mtu 1350');
+    expect(script).not.toContain('# no dev');
+    const mtu = up('--vni', '7', '--local', '10.0.0.1', '--remote', '10.0.0.2', '--mtu', '1200');
+    expect(kernelCommands(mtu, underlayFromAddrs(mtu, addrs)).map((x) => x.join(' '))).toContain('ip link set dev vxlan0 mtu 1200');
+  });
+  it('--as-kernel names what the kernel has no equivalent for, and what it had to assume', () => {
+    const c = up('--vni', '7', '--local', '10.0.0.1', '--remote', '10.0.0.2', '--peers-only', '--offload', 'off', '--trace');
+    const script = formatKernelScript(c, 't');
+    expect(script).toMatch(/^# no kernel equivalent: --peers-only \(.*\), --offload off, --trace$/m);
+    expect(script).toMatch(/^# no dev: 10\.0\.0\.1 is not an address of this host/m);
+    expect(script).toMatch(/^# mtu 1450 assumes a 1500-byte underlay/m);
+    expect(formatKernelScript(up('--vni', '7', '--remote', '10.0.0.2'), 't')).not.toContain('no kernel equivalent');
   });
   it('the readable plan labels rows with the node they come from and gives the equivalent flags', () => {
     const ov = loadOverlay(EXAMPLE);

@@ -1,8 +1,8 @@
 // A reload must refuse, by name, every option that cannot change while running — including the outer-header
 // options that arrived after the reload code (udp checksums, source ports).
 import { describe, expect, it } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
-import { fixedChanges } from '../../src/control/reload.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
+import { fixedChanges } from '../../src/control/runtime/reload.js';
 
 const cfg = (...extra: string[]) => {
   const r = parseUpArgs(['--vni', '10', '--local', '192.168.0.21', '--remote', '192.168.0.31', ...extra]);

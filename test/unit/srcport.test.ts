@@ -1,6 +1,6 @@
 // --srcport: config front end, the flow hash, and the Vtep choosing a pool socket per inner flow (fake platform).
 import { describe, expect, it } from 'vitest';
-import { parseUpArgs } from '../../src/control/config.js';
+import { parseUpArgs } from '../../src/control/config/config.js';
 import { flowHash } from '../../src/dataplane/flow-hash.js';
 import { Vtep } from '../../src/dataplane/vtep.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';

@@ -20,11 +20,17 @@ import {
   VXLAN_PORT_IANA,
   VXLAN_PORT_LINUX,
   VXLAN_REASON_NAMES,
+  VXLAN_RESERVED_HI,
+  VXLAN_RESERVED_LO,
+  VXLAN_USED_HI,
+  VXLAN_USED_LO,
   VXLAN_VNI,
   VXLAN_VNI_MAX,
   vxlanCheck,
   vxlanEmit,
   vxlanParse,
+  vxlanReservedFormat,
+  vxlanReservedParse,
   vxlanVni,
   vxlanVniIsValid,
   vxlanWrite,
@@ -206,6 +212,48 @@ describe('vxlan', () => {
     ])('reserved: %s is dropped, not misread as Ethernet', (_name, header) => {
       const b = pkt(header);
       expect(vxlanCheck(b, 0, b.length)).toBe(VXLAN_ERR_RESERVED);
+    });
+
+    it('the default mask is the kernel\'s: everything but I and the VNI', () => {
+      expect(vxlanReservedFormat(VXLAN_RESERVED_HI, VXLAN_RESERVED_LO)).toBe('0xf7ffffff000000ff');
+      expect(vxlanReservedFormat(VXLAN_USED_HI, VXLAN_USED_LO)).toBe('0x08000000ffffff00');
+      expect((VXLAN_RESERVED_HI & VXLAN_USED_HI) | (VXLAN_RESERVED_LO & VXLAN_USED_LO)).toBe(0);
+      expect(vxlanReservedParse('0xf7ffffff000000ff')).toEqual({ hi: VXLAN_RESERVED_HI, lo: VXLAN_RESERVED_LO });
+      expect(vxlanReservedParse('0XFF')).toEqual({ hi: 0, lo: 0xff });
+      expect(vxlanReservedParse('0x0')).toEqual({ hi: 0, lo: 0 });
+      for (const bad of ['', 'ff', '0x', '0x1ffffffffffffffff', '0xg', '255', ' 0x1']) expect(vxlanReservedParse(bad), bad).toBeUndefined();
+    });
+
+    // The kernel's vxlan_reserved.sh, on the header alone: number the 64 header bits from the top bit of
+    // byte 0 (bit 4 is I, bits 32..55 the VNI); the other 39 are reserved. Each one set on its own is dropped
+    // by default; a mask that allows exactly that bit (the default minus it) accepts it and still drops the
+    // other 38; a mask of 0 accepts all 39.
+    const reservedBitNumbers = Array.from({ length: 64 }, (_, i) => i).filter((i) => i !== 4 && !(i >= 32 && i < 56));
+    const withBit = (bit: number): Buffer => {
+      const b = pkt('0800 0000 ffff ff00');
+      b[bit >> 3]! |= 0x80 >> (bit & 7);
+      return b;
+    };
+    /** The default mask with header bit `bit` cleared, as [hi, lo]. */
+    const allowing = (bit: number): [number, number] =>
+      bit < 32 ? [(VXLAN_RESERVED_HI & ~(0x8000_0000 >>> bit)) >>> 0, VXLAN_RESERVED_LO] : [VXLAN_RESERVED_HI, (VXLAN_RESERVED_LO & ~(0x8000_0000 >>> (bit - 32))) >>> 0];
+    it('reserved_bits: 39 reserved bits, each dropped by default', () => {
+      expect(reservedBitNumbers).toHaveLength(39);
+      for (const bit of reservedBitNumbers) expect(vxlanCheck(withBit(bit), 0, 22), `bit ${bit}`).toBe(VXLAN_ERR_RESERVED);
+    });
+    it.each([0, 10, 31, 56, 63, ...reservedBitNumbers])('reserved_bits allowing only bit %i: that bit passes, the other 38 do not', (allowed) => {
+      const [hi, lo] = allowing(allowed);
+      for (const bit of reservedBitNumbers) {
+        expect(vxlanCheck(withBit(bit), 0, 22, hi, lo), `mask ${vxlanReservedFormat(hi, lo)}, bit ${bit}`).toBe(bit === allowed ? VXLAN_OK : VXLAN_ERR_RESERVED);
+      }
+      // The selftest's own masks (reserved_10_test: 0xf7dfffff000000ff, reserved_56_test: 0xf7ffffff0000007f).
+      if (allowed === 10) expect(vxlanReservedFormat(hi, lo)).toBe('0xf7dfffff000000ff');
+      if (allowed === 56) expect(vxlanReservedFormat(hi, lo)).toBe('0xf7ffffff0000007f');
+    });
+    it('reserved_bits 0: every reserved bit passes, the I flag is still required', () => {
+      for (const bit of reservedBitNumbers) expect(vxlanCheck(withBit(bit), 0, 22, 0, 0)).toBe(VXLAN_OK);
+      expect(vxlanCheck(pkt('f700 0000 0000 2aff'), 0, 22, 0, 0)).toBe(VXLAN_ERR_FLAGS);
+      expect(vxlanCheck(pkt('0800 0000 0000 2a00'), 0, 21, 0, 0)).toBe(VXLAN_ERR_SHORT);
     });
 
     it('VNI bits never count as reserved', () => {

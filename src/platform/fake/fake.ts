@@ -69,6 +69,8 @@ export interface FakeDatagram {
   readonly tos?: number;
   /** UDP_GRO segment size reported with a received datagram (0 or absent: none). */
   readonly groSize?: number;
+  /** Outer TTL / hop limit given per datagram to sendBatch (0 = the socket's). */
+  readonly ttl?: number;
 }
 
 export class FakeUdpBind implements UdpBind {
@@ -129,7 +131,7 @@ export class FakeUdpBind implements UdpBind {
     return what === 'gso' && this.gso;
   }
 
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number {
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array, ttl?: Uint8Array): number {
     let sent = 0;
     const full = Math.min(this.failNextFull, count);
     this.failNextFull -= full;
@@ -140,7 +142,7 @@ export class FakeUdpBind implements UdpBind {
       if (g > 0) this.gsoSends++;
       for (let at = offsets[i]!; at < end; at += g > 0 ? g : lens[i]!) {
         const stop = g > 0 ? Math.min(at + g, end) : end;
-        this.sent.push({ data: Buffer.from(buf.subarray(at, stop)), ip: d.ip, port: d.port, tos: tos?.[i] ?? 0 });
+        this.sent.push({ data: Buffer.from(buf.subarray(at, stop)), ip: d.ip, port: d.port, tos: tos?.[i] ?? 0, ...(ttl === undefined ? {} : { ttl: ttl[i]! }) });
       }
       sent++;
     }

@@ -6,19 +6,13 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NativeSegmentTcp } from '../../dataplane/tso-native.js';
+import type { NativeSegmentTcp, UdpIpOption } from '../types.js';
 
 export interface NativePoller {
   start(events?: number): void;
   stop(): void;
   close(): void;
 }
-
-/**
- * Socket-wide settings of udpSetIpOption: outer TTL / TOS / DF, and the UDP checksum options (`nocheck` =
- * SO_NO_CHECK for IPv4 `--noudpcsum`; `nocheck6tx` / `nocheck6rx` = UDP_NO_CHECK6_TX / _RX for IPv6).
- */
-export type UdpIpOption = 'ttl' | 'tos' | 'df' | 'nocheck' | 'nocheck6tx' | 'nocheck6rx';
 
 export interface NativeAddon {
   tapOpen(name: string, vnetHdr: boolean, multiQueue: boolean, blocking?: boolean): [number, string];
@@ -43,12 +37,19 @@ export interface NativeAddon {
     result: Int32Array,
     gso?: Uint16Array,
     tos?: Uint8Array,
+    ttl?: Uint8Array,
   ): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
   /** The folded (not complemented) Internet checksum sum of buf[off, off+len), or -1 outside the buffer. */
   csumAdd(buf: Buffer, off: number, len: number): number;
   /** TcpSegmenter.segment in C++ (see src/dataplane/tso-native.ts); count/stride/total in res[0..2]. */
   segmentTcp: NativeSegmentTcp;
+  /** SO_PEERCRED of a connected Unix stream socket: [pid, uid, gid] as seen from our namespaces (pid 0: not visible). */
+  peerCred(fd: number): [number, number, number];
+  /** The user namespace owning the namespace at `path`, then its visible ancestors, each as [st_dev, st_ino]. */
+  nsOwnerChain(path: string): [number, number][];
+  /** One datagram to a Unix socket path (a leading '@' = abstract); returns the bytes sent. */
+  unixDgramSend(path: string, message: string): number;
   constants: {
     UV_READABLE: number;
     UV_WRITABLE: number;

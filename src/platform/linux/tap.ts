@@ -3,10 +3,10 @@
  * non-blocking and close-on-exec, never persistent (it disappears with the process, even after kill -9).
  * Readiness comes from a uv_poll on Node's event loop; each wakeup drains the device in batches.
  */
-import type { TapDevice } from '../types.js';
+import type { OffloadTap } from '../types.js';
 import { native, PolledFd } from './native.js';
 
-export class LinuxTap extends PolledFd implements TapDevice {
+export class LinuxTap extends PolledFd implements OffloadTap {
   readonly name: string;
   readonly vnetHdr: boolean;
 

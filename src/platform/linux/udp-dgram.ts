@@ -9,7 +9,7 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { UdpBind } from '../types.js';
+import type { QueuedUdpBind } from '../types.js';
 import { SOCKADDR_SLOT } from '../types.js';
 import { writeSockaddr } from '../sockaddr.js';
 
@@ -17,7 +17,7 @@ const RING_SLOTS = 512;
 const RING_SLOT_SIZE = 65536;
 const RX_QUEUE = 1024;
 
-export class DgramUdpBind implements UdpBind {
+export class DgramUdpBind implements QueuedUdpBind {
   readonly family: 4 | 6;
   readonly localAddress: string;
   readonly localPort: number;

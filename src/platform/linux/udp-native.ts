@@ -4,23 +4,10 @@
  * plane, so the hot path passes only slot numbers.
  */
 import { isIPv6 } from 'node:net';
-import type { UdpBind } from '../types.js';
-import { native, PolledFd, type UdpIpOption } from './native.js';
+import type { TunableUdpBind, UdpIpOption, UdpOpenOptions } from '../types.js';
+import { native, PolledFd } from './native.js';
 
-export interface UdpOpenOptions {
-  /** Local address; '0.0.0.0' or '::' for the wildcard. */
-  readonly address: string;
-  readonly port: number;
-  /** SO_BINDTODEVICE, or '' for none. */
-  readonly device: string;
-  /** Socket buffer sizes in bytes; 4 MiB absorbs bursts of a few thousand datagrams. */
-  readonly rcvbuf?: number;
-  readonly sndbuf?: number;
-  /** Destination slots to allocate. */
-  readonly destinationSlots?: number;
-}
-
-export class NativeUdpBind extends PolledFd implements UdpBind {
+export class NativeUdpBind extends PolledFd implements TunableUdpBind {
   readonly family: 4 | 6;
   readonly localAddress: string;
   readonly localPort: number;
@@ -50,8 +37,8 @@ export class NativeUdpBind extends PolledFd implements UdpBind {
     return native().recvBatch(this.fd, buf, offsets, maxLen, count, lens, addrs, gro, tos);
   }
 
-  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number {
-    return native().sendBatch(this.fd, buf, offsets, lens, this.table, dest, count, result, gso, tos);
+  sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array, ttl?: Uint8Array): number {
+    return native().sendBatch(this.fd, buf, offsets, lens, this.table, dest, count, result, gso, tos, ttl);
   }
 
   enableOffload(what: 'gso' | 'gro'): boolean {

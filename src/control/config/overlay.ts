@@ -1,0 +1,357 @@
+/**
+ * The whole-overlay form of the version-1 `--config` file: one file lists every node once, and each node
+ * derives its own FDB, neighbour table and routes from it.
+ *
+ * ```yaml
+ * version: 1
+ * vni: 10001                  # shared keys: the single-node keys that are the same on every node
+ * dstport: 4899
+ * name: vxlan-test
+ * nodes:
+ *   - node: multicluster-test-001     # what --node picks
+ *     cluster: test-cluster1          # a label (plan, explain and the demo print it)
+ *     local: 192.168.0.21             # underlay IP   (= --local)
+ *     addr: 179.17.1.21/24            # overlay IP    (= --addr)
+ *     mac: c2:6a:9b:e5:39:8d          # VTEP MAC      (= --mac)
+ *     pods: [10.234.111.0/24]         # pod subnets behind the node
+ * ```
+ *
+ * One schema, not two: a node's entry holds the per-node keys of the single-node form (`local`, `addr`, `mac`,
+ * optionally `dev`), the top level holds the shared ones (`vni`, `dstport`, `name`, `mtu`, ...), and
+ * `nodes:` replaces the tables (`fdb`, `neigh`, `route`, `remote`), which are derived by one rule each:
+ *
+ *   for every other node M:   neigh  M.addr-ip = M.mac            (arp -s; answered by proxy-ARP)
+ *                             fdb    M.mac = M.local              (bridge fdb append M.mac dst M.local)
+ *                             route  P = M.addr-ip, for each pod subnet P of M   (route add -net P gw ...)
+ *
+ * This module validates the whole overlay (every node, not only the chosen one: a mistake in any node's row
+ * would show up on every other node) and hands config.ts the chosen node's settings as raw single-node values,
+ * which then go through the same validation and defaults as any other config. Nothing here changes the host;
+ * picking the node by its underlay address reads the namespace's interface addresses.
+ *
+ * config.ts reads the file and calls in here; this module does not import config.ts (no circle): the
+ * single-node keys a shared key must be one of (`sharedKeys`) come in as a parameter.
+ */
+import { networkInterfaces } from 'node:os';
+import { ConfigError, UsageError } from './errors.js';
+import type { RawValue } from './config-types.js';
+import {
+  cidrsOverlap,
+  isRefusal,
+  parseCidr,
+  parseInterfaceAddr,
+  parseIpText,
+  parseUnderlayIp,
+  parseUnicastMac,
+  phrase,
+  routeLoop,
+  type Cidr,
+  type Ip,
+  type Refusal,
+} from './grammar.js';
+
+/** One node of the overlay, validated and in canonical text forms. */
+export interface OverlayNode {
+  /** Position in the `nodes:` list (0-based), for messages: `nodes[1]`. */
+  readonly index: number;
+  /** The node's name, what `--node` picks. */
+  readonly node: string;
+  readonly cluster?: string;
+  /** Underlay IP (`--local`). */
+  readonly local: string;
+  /** Overlay address with prefix length, host part kept (`--addr`), e.g. `179.17.1.21/24`. */
+  readonly addr: string;
+  /** Overlay IP without prefix, e.g. `179.17.1.21`: the next hop other nodes route this node's pods via. */
+  readonly ip: string;
+  /** VTEP MAC, lower-case colon form. */
+  readonly mac: string;
+  /** Pod subnets behind the node, normalised to their network address. */
+  readonly pods: readonly string[];
+  /** Underlay interface (`--dev`), when this node names one. */
+  readonly dev?: string;
+}
+
+export interface Overlay {
+  readonly file: string;
+  /** The overlay subnet every node's `addr` lies in, e.g. `179.17.1.0/24`. */
+  readonly subnet: string;
+  readonly nodes: readonly OverlayNode[];
+  /** The top-level keys other than `version` and `nodes`, as written (shared by every node). */
+  readonly shared: Readonly<Record<string, unknown>>;
+}
+
+/** The chosen node's settings as raw values (config-types.ts), in the shape config.ts's parse step uses. */
+export interface OverlayRaw {
+  readonly scalars: Record<string, RawValue>;
+  readonly lists: {
+    readonly addr: RawValue[];
+    readonly remote: RawValue[];
+    readonly fdb: RawValue[];
+    readonly neigh: RawValue[];
+    readonly route: RawValue[];
+  };
+  /** The chosen node (for logs and the plan). */
+  readonly self: OverlayNode;
+  readonly overlay: Overlay;
+}
+
+const NODE_KEYS_REQUIRED = ['node', 'local', 'addr', 'mac'] as const;
+const NODE_KEYS_OPTIONAL = ['cluster', 'pods', 'dev'] as const;
+const NODE_FORM = `{node, local, addr, mac, pods?, cluster?, dev?}`;
+/** Per-node keys of the single-node form: in the whole-overlay form they belong to each node's entry. */
+const PER_NODE_TOP_KEYS = ['local', 'addr', 'mac'] as const;
+/** Tables the whole-overlay form derives from `nodes:`. */
+const DERIVED_TOP_KEYS = ['fdb', 'neigh', 'route', 'remote'] as const;
+const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+const describe = (v: unknown): string =>
+  v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : `the ${typeof v} ${JSON.stringify(v)}`;
+
+/** `nodes[1] (multicluster-test-002)`: how messages name a node. */
+const who = (i: number, name?: string): string => (name === undefined ? `nodes[${i}]` : `nodes[${i}] (${name})`);
+
+/**
+ * Validates the whole-overlay form of an already read config mapping (`version` checked by the caller).
+ * `sharedKeys` are the single-node scalar keys (config.ts's SCALAR_KEYS), what the top level may hold.
+ * Every refusal is one sentence naming the file, the node (index and name) and the value.
+ * @throws ConfigError
+ */
+export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: string, sharedKeys: readonly string[]): Overlay {
+  const scalarKeys = sharedKeys;
+  const bad = (what: string): never => {
+    throw new ConfigError(`--config ${file}: ${what}`);
+  };
+  /** The grammar's value, or `nodes[i] (name) KEY TEXT` refused in the grammar's words. */
+  const must = <T>(at: string, key: string, text: string, v: T | Refusal): T => (isRefusal(v) ? bad(`${at} ${key} ${text} ${phrase(v, text, true)}`) : v);
+  for (const key of Object.keys(obj)) {
+    if (key === 'version' || key === 'nodes') continue;
+    if ((PER_NODE_TOP_KEYS as readonly string[]).includes(key)) {
+      bad(`'${key}' is a per-node key in the whole-overlay form (nodes:): give each node its own '${key}' under nodes:`);
+    }
+    if ((DERIVED_TOP_KEYS as readonly string[]).includes(key)) {
+      bad(
+        `'${key}' is derived from nodes: in the whole-overlay form (every node gets the other nodes' FDB rows, neighbours and pod routes); add extra entries on the command line with --${key}`,
+      );
+    }
+    if (!scalarKeys.includes(key)) {
+      bad(`has an unknown key '${key}': the top level of the whole-overlay form has version, nodes and the shared keys ${scalarKeys.join(', ')}`);
+    }
+  }
+  const list = obj.nodes;
+  if (!Array.isArray(list) || list.length === 0) {
+    bad(`nodes must be a non-empty list of nodes, each ${NODE_FORM}, not ${Array.isArray(list) ? 'an empty list' : describe(list)}`);
+  }
+  const entries = list as unknown[];
+
+  interface Parsed extends OverlayNode {
+    readonly localIp: Ip;
+    readonly addrCidr: Cidr;
+    readonly podCidrs: readonly Cidr[];
+  }
+  const nodes: Parsed[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) bad(`${who(i)} must be a mapping ${NODE_FORM}, not ${describe(e)}`);
+    const o = e as Record<string, unknown>;
+    const name = typeof o.node === 'string' ? o.node : undefined;
+    const at = who(i, name);
+    for (const k of Object.keys(o)) {
+      if (!(NODE_KEYS_REQUIRED as readonly string[]).includes(k) && !(NODE_KEYS_OPTIONAL as readonly string[]).includes(k)) {
+        const hint = k === 'name' ? ` (a node's name is 'node:'; 'name' is the device name, a top-level key)` : '';
+        bad(`${at} has an unknown key '${k}': a node has ${NODE_FORM}${hint}`);
+      }
+    }
+    for (const k of NODE_KEYS_REQUIRED) {
+      if (o[k] === undefined || o[k] === null) bad(`${at} lacks the key '${k}': a node has ${NODE_FORM}`);
+    }
+    const text = (k: string): string => {
+      const v = o[k];
+      if (typeof v !== 'string') bad(`${at} ${k} must be a string, not ${describe(v)}`);
+      return v as string;
+    };
+    const node = text('node');
+    if (!NODE_NAME_RE.test(node)) bad(`${at} node ${JSON.stringify(node)} is not a node name: 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+
+    const localText = text('local');
+    const lip = must(at, 'local', localText, parseUnderlayIp(localText));
+
+    const addrText = text('addr');
+    const a = must(at, 'addr', addrText, parseInterfaceAddr(addrText));
+    if (a.ip.family !== 4) {
+      bad(`${at} addr ${addrText} is IPv6: overlay addresses are IPv4 here, because the derived neighbours are answered by proxy-ARP, which is IPv4 only`);
+    }
+    if (a.prefix < 32 && a.ip.text === a.network.text) bad(`${at} addr ${addrText} is the network address of its subnet: give the node a host address, e.g. ${a.network.text.replace(/\.0$/, '.1')}/${a.prefix}`);
+
+    const macText = text('mac');
+    const mac = must(at, 'mac', macText, parseUnicastMac(macText)).mac;
+
+    const podsRaw = o.pods === undefined || o.pods === null ? [] : Array.isArray(o.pods) ? (o.pods as unknown[]) : [o.pods];
+    const podCidrs: Cidr[] = [];
+    for (const p of podsRaw) {
+      if (typeof p !== 'string') bad(`${at} pods must be a list of CIDR strings, not ${describe(p)}`);
+      const c = must(at, 'pods', p as string, parseCidr(p as string, 1, '10.234.111.0/24'));
+      if (c.ip.family !== 4) bad(`${at} pods ${String(p)} is IPv6: pod routes go via the node's IPv4 overlay address, so pod subnets are IPv4`);
+      podCidrs.push(c);
+    }
+    let cluster: string | undefined;
+    if (o.cluster !== undefined && o.cluster !== null) cluster = text('cluster');
+    let dev: string | undefined;
+    if (o.dev !== undefined && o.dev !== null) dev = text('dev');
+
+    nodes.push({
+      index: i,
+      node,
+      ...(cluster === undefined ? {} : { cluster }),
+      local: lip.text,
+      addr: `${a.ip.text}/${a.prefix}`,
+      ip: a.ip.text,
+      mac,
+      pods: podCidrs.map((c) => c.text),
+      ...(dev === undefined ? {} : { dev }),
+      localIp: lip,
+      addrCidr: a,
+      podCidrs,
+    });
+  }
+
+  // Across nodes: names, underlay IPs, overlay IPs and MACs are unique; one underlay family; one overlay
+  // subnet; pod subnets do not overlap each other, the overlay subnet or an underlay address.
+  const first = nodes[0]!;
+  for (let j = 0; j < nodes.length; j++) {
+    const n = nodes[j]!;
+    const at = who(n.index, n.node);
+    for (let i = 0; i < j; i++) {
+      const m = nodes[i]!;
+      const prev = who(m.index, m.node);
+      if (m.node === n.node) bad(`${at} has the same name as ${who(m.index)}: node names must be unique, --node picks one`);
+      if (m.local === n.local) bad(`${at} local ${n.local} is also the underlay address of ${prev}: each node needs its own`);
+      if (m.ip === n.ip) bad(`${at} addr ${n.addr} has the same overlay IP as ${prev}: each node needs its own`);
+      if (m.mac === n.mac) bad(`${at} mac ${n.mac} is also the MAC of ${prev}: the FDB maps one MAC to one node`);
+    }
+    if (n.localIp.family !== first.localIp.family) {
+      bad(`${at} local ${n.local} is IPv${n.localIp.family} but ${who(first.index, first.node)} is IPv${first.localIp.family}: one overlay has one underlay family (each VTEP sends from one socket)`);
+    }
+    if (n.addrCidr.network.text !== first.addrCidr.network.text || n.addrCidr.prefix !== first.addrCidr.prefix) {
+      bad(
+        `${at} addr ${n.addr} is not in the overlay subnet ${first.addrCidr.text} of ${who(first.index, first.node)}: every node's overlay address must be in one subnet (with the same prefix length), so that every node is on-link for every other`,
+      );
+    }
+  }
+  const allPods = nodes.flatMap((n) => n.podCidrs.map((c) => ({ n, c })));
+  for (let j = 0; j < allPods.length; j++) {
+    const { n, c } = allPods[j]!;
+    const at = who(n.index, n.node);
+    for (let i = 0; i < j; i++) {
+      const { n: m, c: d } = allPods[i]!;
+      if (cidrsOverlap(c, d)) {
+        bad(
+          m === n
+            ? `${at} pods ${c.text} overlaps its own pods ${d.text}: list each pod subnet once`
+            : `${at} pods ${c.text} overlaps pods ${d.text} of ${who(m.index, m.node)}: a pod address must route to exactly one node`,
+        );
+      }
+    }
+    if (cidrsOverlap(c, first.addrCidr)) bad(`${at} pods ${c.text} overlaps the overlay subnet ${first.addrCidr.text}: pod subnets and the overlay must be apart`);
+    // The same rule as a single-node config's routes (config.ts): a pod subnet is a route on every other node.
+    const loop = routeLoop(c, nodes.map((m) => ({ ip: m.localIp, of: who(m.index, m.node) })));
+    if (loop !== undefined) bad(`${at} pods ${c.text} ${loop}`);
+  }
+
+  const shared: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (k !== 'version' && k !== 'nodes') shared[k] = v;
+  return {
+    file,
+    subnet: first.addrCidr.text,
+    nodes: nodes.map(({ localIp: _l, addrCidr: _a, podCidrs: _p, ...rest }) => Object.freeze(rest)),
+    shared: Object.freeze(shared),
+  };
+}
+
+/** Addresses configured on this network namespace's interfaces (what self-detection compares against). */
+export function hostAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.push(a.address);
+  return out;
+}
+
+/**
+ * Picks this node: by name (`--node NAME`), or else the one node whose underlay address is on this host.
+ * @throws ConfigError
+ */
+export function selectNode(ov: Overlay, name: string | undefined, addrs: () => readonly string[] = hostAddresses): OverlayNode {
+  if (name !== undefined) {
+    const n = ov.nodes.find((x) => x.node === name);
+    if (n === undefined) {
+      throw new ConfigError(`--node ${name} is not in ${ov.file}: its nodes are ${ov.nodes.map((x) => x.node).join(', ')}`);
+    }
+    return n;
+  }
+  const mine = new Set(
+    addrs().map((a) => {
+      const ip = parseIpText(a);
+      return typeof ip === 'string' ? a : ip.text;
+    }),
+  );
+  const hits = ov.nodes.filter((n) => mine.has(n.local));
+  if (hits.length === 1) return hits[0]!;
+  if (hits.length === 0) {
+    throw new ConfigError(
+      `--config ${ov.file} describes ${ov.nodes.length} nodes and none of their underlay addresses (${ov.nodes.map((n) => n.local).join(', ')}) is on this host: say which node this is with --node NAME`,
+    );
+  }
+  throw new ConfigError(`--config ${ov.file}: several nodes' underlay addresses are on this host (${hits.map((n) => `${n.node} ${n.local}`).join(', ')}): say which node this is with --node NAME`);
+}
+
+/** The derived tables of `self`: every other node's neighbour and FDB row, and a route for each of its pod subnets. */
+export function deriveTables(ov: Overlay, self: OverlayNode): {
+  neigh: { ip: string; mac: string; from: OverlayNode }[];
+  fdb: { mac: string; dst: string; from: OverlayNode }[];
+  route: { to: string; via: string; from: OverlayNode }[];
+} {
+  const others = ov.nodes.filter((n) => n !== self);
+  return {
+    neigh: others.map((m) => ({ ip: m.ip, mac: m.mac, from: m })),
+    fdb: others.map((m) => ({ mac: m.mac, dst: m.local, from: m })),
+    route: others.flatMap((m) => m.pods.map((p) => ({ to: p, via: m.ip, from: m }))),
+  };
+}
+
+/**
+ * The chosen node's settings as raw single-node values, for config.ts's validation and defaults: the shared
+ * top-level keys, the node's own `local`/`addr`/`mac`/`dev`, and the derived tables. Each value's origin
+ * names where it came from, so a later refusal (e.g. a flag that contradicts a derived route) points there.
+ */
+export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string, node: string | undefined, sharedKeys: readonly string[]): OverlayRaw {
+  const ov = parseOverlay(obj, file, sharedKeys);
+  const self = selectNode(ov, node);
+  const at = who(self.index, self.node);
+  const raw = (value: unknown, key: string): RawValue => ({ value, origin: { key, file } });
+  const scalars: Record<string, RawValue> = {};
+  for (const [k, v] of Object.entries(ov.shared)) if (v !== undefined && v !== null) scalars[k] = raw(v, k);
+  scalars.local = raw(self.local, `${at} local`);
+  scalars.mac = raw(self.mac, `${at} mac`);
+  if (self.dev !== undefined) scalars.dev = raw(self.dev, `${at} dev`);
+  const t = deriveTables(ov, self);
+  const from = (kind: string, m: OverlayNode): string => `${kind} (derived from ${who(m.index, m.node)})`;
+  return {
+    scalars,
+    lists: {
+      addr: [raw(self.addr, `${at} addr`)],
+      remote: [],
+      fdb: t.fdb.map((f) => raw(`${f.mac}=${f.dst}`, from('fdb', f.from))),
+      neigh: t.neigh.map((n) => raw(`${n.ip}=${n.mac}`, from('neigh', n.from))),
+      route: t.route.map((r) => raw(`${r.to}=${r.via}`, from('route', r.from))),
+    },
+    self,
+    overlay: ov,
+  };
+}
+
+/** `--node` without a whole-overlay file. */
+export function nodeWithoutOverlay(node: string, file: string | undefined): UsageError {
+  return new UsageError(
+    file === undefined
+      ? `--node ${node} needs --config FILE in the whole-overlay form (a file with a nodes: list); see docs/overlay.md`
+      : `--node ${node}: --config ${file} describes one node (no nodes: list), so there is no node to pick`,
+  );
+}
