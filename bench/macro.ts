@@ -22,7 +22,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = `${ROOT}dist/src/cli/main.js`;
 const NAIVE = `${ROOT}dist/bench/naive-vtep.js`;
 
-/** vxlan-user: the default send path (tap where it works); vxlan-user-udp: `--tx-path udp` (segmented in JS). */
+/** vxlan-user: the default send path (tap where it works); vxlan-user-udp: `--tx-path udp` (segmented by the addon). */
 export type Mode = 'kernel' | 'vxlan-user' | 'vxlan-user-udp' | 'naive';
 
 interface Args {

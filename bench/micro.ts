@@ -13,6 +13,8 @@ import type { TapDevice, UdpBind } from '../src/platform/types.js';
 import { csumAdd, csumFinish } from '../src/wire/checksum.js';
 import { vxlanCheck, vxlanWrite } from '../src/wire/vxlan.js';
 import { TcpSegmenter } from '../src/dataplane/tso.js';
+import { NativeTcpSegmenter } from '../src/dataplane/tso-native.js';
+import { native } from '../src/platform/linux/native.js';
 
 /** The obvious checksum: one 16-bit word per iteration. */
 function naiveChecksum(buf: Buffer, off: number, len: number): number {
@@ -98,6 +100,15 @@ async function main(): Promise<void> {
       [`naive 16-bit loop ${size}`]: () => void naiveChecksum(b, 1, size),
     });
   }
+  // The addon's checksum (native/vxlan_native.cc CsumBE) beside ours, same bytes, odd offset; includes the call.
+  const addon = native();
+  for (const size of [1500, 65536]) {
+    const b = Buffer.alloc(size + 1, 0x5a);
+    await suite(`checksum ${size} B: JS vs native`, {
+      [`csumAdd+finish (JS) ${size}`]: () => void csumFinish(csumAdd(b, 1, size, 0)),
+      [`native csumAdd+finish ${size}`]: () => void (~addon.csumAdd(b, 1, size) & 0xffff),
+    });
+  }
   const hdr = Buffer.alloc(64);
   await suite('vxlan header', {
     'vxlanWrite': () => vxlanWrite(hdr, 8, 10001),
@@ -111,8 +122,10 @@ async function main(): Promise<void> {
   sf[34 + 12] = 0x80; // data offset 8 words (timestamps)
   sf[34 + 13] = 0x18;
   const segOut = Buffer.alloc(sf.length + 45 * 100);
+  const nseg = new NativeTcpSegmenter(addon.segmentTcp);
   await suite('TCP segmentation (64 KiB super-frame → 45 segments)', {
-    'segment (ours, incl. checksums)': () => void seg.segment(sf, 0, sf.length, 34, 1398, false, segOut, 0, 10001),
+    'segment (JS tso.ts, incl. checksums)': () => void seg.segment(sf, 0, sf.length, 34, 1398, false, segOut, 0, 10001),
+    'segment (native segmentTcp, incl. checksums)': () => void nseg.segment(sf, 0, sf.length, 34, 1398, false, segOut, 0, 10001),
   });
   // FDB lookups: a hit among 1000 entries, and a miss (falls back to the default destinations).
   const fdbVtep = makeVtep(64).vtep;

@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -609,6 +610,194 @@ class Poller : public Napi::ObjectWrap<Poller> {
 };
 
 // ---------------------------------------------------------------------------------------------------------
+// Per-byte loops for the socket send path (issue 9 part 3): the Internet checksum and TCP segmentation of TAP
+// super-frames. They only cut and sum bytes; every decision (which frames, which MSS, where they go) stays in
+// TypeScript. The contract of segmentTcp is that of TcpSegmenter.segment in src/dataplane/tso.ts, byte for
+// byte (test/unit/tso-native.test.ts compares the two).
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "CsumBE sums little-endian words and swaps once");
+
+// Folds a 64-bit one's-complement sum to 16 bits with end-around carry (0 only for a sum of 0, as csumFold).
+inline uint32_t CsumFold64(uint64_t s) {
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffu) + (s >> 16);
+  s = (s & 0xffffu) + (s >> 16);
+  s = (s & 0xffffu) + (s >> 16);
+  return static_cast<uint32_t>(s);
+}
+
+inline uint64_t AddCarry64(uint64_t a, uint64_t b) {
+  uint64_t s = a + b;
+  return s + (s < b);  // end-around carry: the sum stays congruent mod 2^64-1, hence mod 0xffff
+}
+
+// The one's-complement sum of the big-endian 16-bit words of p[0, len), folded to 16 bits, not complemented;
+// an odd trailing byte is padded with a zero on the right (RFC 1071 section 4.1). RFC 1071 section 2(B): the
+// sum is byte-order independent, so we add native (little-endian) 64-bit words with end-around carry and swap
+// the folded result once. On x86-64 the bulk is one add-with-carry chain, 64 bytes per iteration (what Linux's
+// csum_partial does; measured faster here than the portable form); elsewhere, and for the tail, four
+// independent chains of compare-and-add, 32 bytes per iteration.
+uint32_t CsumBE(const uint8_t* p, size_t len) {
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+#if defined(__x86_64__)
+  while (len >= 64) {
+    uint64_t w[8];
+    memcpy(w, p, 64);
+    // adc $0 cannot wrap: whenever a carry comes out of an add, what it leaves is at most 2^64-2.
+    asm("addq %1, %0\n\tadcq %2, %0\n\tadcq %3, %0\n\tadcq %4, %0\n\t"
+        "adcq %5, %0\n\tadcq %6, %0\n\tadcq %7, %0\n\tadcq %8, %0\n\tadcq $0, %0"
+        : "+r"(a)
+        : "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3]), "r"(w[4]), "r"(w[5]), "r"(w[6]), "r"(w[7])
+        : "cc");
+    p += 64;
+    len -= 64;
+  }
+#endif
+  while (len >= 32) {
+    uint64_t w[4];
+    memcpy(w, p, 32);
+    a = AddCarry64(a, w[0]);
+    b = AddCarry64(b, w[1]);
+    c = AddCarry64(c, w[2]);
+    d = AddCarry64(d, w[3]);
+    p += 32;
+    len -= 32;
+  }
+  while (len >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    a = AddCarry64(a, w);
+    p += 8;
+    len -= 8;
+  }
+  uint64_t t = 0;
+  if (len >= 4) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    t += w;
+    p += 4;
+    len -= 4;
+  }
+  if (len >= 2) {
+    uint16_t w;
+    memcpy(&w, p, 2);
+    t += w;
+    p += 2;
+    len -= 2;
+  }
+  if (len) t += p[0];  // the high byte of a big-endian word is the low byte of a little-endian one
+  uint64_t s = AddCarry64(AddCarry64(a, b), AddCarry64(c, d));
+  uint32_t f = CsumFold64(AddCarry64(s, t));
+  return ((f & 0xff) << 8) | (f >> 8);
+}
+
+inline uint32_t Get16(const uint8_t* p) { return (uint32_t(p[0]) << 8) | p[1]; }
+inline void Put16(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v >> 8);
+  p[1] = uint8_t(v);
+}
+
+// csumAdd(buf, off, len): the folded sum of buf[off, off+len) (congruent to src/wire/checksum.ts csumAdd), or
+// -1 when the range is outside the buffer. For the micro benchmark and tests; the dataplane sums in segmentTcp.
+Napi::Value CsumAddNative(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer()) return ThrowType(env, "csumAdd(buf, off, len)");
+  auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+  int64_t off = info[1].As<Napi::Number>().Int64Value();
+  int64_t len = info[2].As<Napi::Number>().Int64Value();
+  if (off < 0 || len < 0 || uint64_t(off + len) > buf.Length()) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, CsumBE(buf.Data() + off, size_t(len)));
+}
+
+constexpr int64_t kEthHlen = 14;
+constexpr int64_t kVxlanHlen = 8;
+
+// Cuts src[fo, fo+flen) (Ethernet + IPv4/IPv6 + TCP + payload, TCP header at fo+l4Start) into segments of
+// `mss` payload bytes at out[outOff..], each behind a VXLAN header for `vni`; res[0..2] = count, stride,
+// total. Returns the count, or 0 (nothing written) when the lengths do not add up or `out` lacks room.
+int32_t SegmentTcpBytes(const uint8_t* src, size_t srcLen, int64_t fo, int64_t flen, int64_t l4Start, int64_t mss,
+                        bool v6, uint8_t* out, size_t outLen, int64_t outOff, uint32_t vni, int32_t* res) {
+  const int64_t ipHdrLen = l4Start - kEthHlen;
+  if (fo < 0 || flen < 0 || outOff < 0 || mss <= 0 || uint64_t(fo) + uint64_t(flen) > srcLen) return 0;
+  if (ipHdrLen < (v6 ? 40 : 20) || l4Start + 20 > flen) return 0;
+  const uint8_t* f0 = src + fo;
+  const int64_t thl = int64_t(f0[l4Start + 12] >> 4) << 2;
+  const int64_t hdrLen = l4Start + thl;
+  if (thl < 20 || hdrLen > flen) return 0;
+  const int64_t payload = flen - hdrLen;
+  const int64_t n = payload == 0 ? 1 : (payload + mss - 1) / mss;
+  const int64_t first = payload < mss ? payload : mss;  // the largest segment's payload
+  if ((v6 ? 0 : ipHdrLen) + thl + first > 0xffff) return 0;  // its IP length field would not hold it
+  const int64_t stride = kVxlanHlen + hdrLen + mss;
+  const int64_t total = n * (kVxlanHlen + hdrLen) + payload;
+  if (stride > INT32_MAX || uint64_t(outOff) + uint64_t(total) > outLen) return 0;
+
+  const uint8_t* s4 = f0 + l4Start;
+  const uint32_t seq0 = (uint32_t(Get16(s4 + 4)) << 16) | Get16(s4 + 6);
+  const uint8_t flags0 = s4[13];
+  const uint32_t id0 = v6 ? 0 : Get16(f0 + kEthHlen + 4);
+  uint8_t* at = out + outOff;
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t plen = i == n - 1 ? payload - i * mss : mss;
+    at[0] = 0x08;
+    at[1] = at[2] = at[3] = 0;
+    at[4] = uint8_t(vni >> 16);
+    at[5] = uint8_t(vni >> 8);
+    at[6] = uint8_t(vni);
+    at[7] = 0;
+    uint8_t* f = at + kVxlanHlen;
+    memcpy(f, f0, size_t(hdrLen));
+    memcpy(f + hdrLen, f0 + hdrLen + i * mss, size_t(plen));
+    uint8_t* o3 = f + kEthHlen;
+    uint8_t* o4 = f + l4Start;
+    const uint32_t l4len = uint32_t(thl + plen);
+    uint32_t pseudo;  // RFC 9293 section 3.1 pseudo-header: addresses, protocol 6, TCP length
+    if (v6) {
+      Put16(o3 + 4, l4len);
+      pseudo = CsumBE(o3 + 8, 32) + 6 + l4len;
+    } else {
+      Put16(o3 + 2, uint32_t(ipHdrLen) + l4len);
+      Put16(o3 + 4, (id0 + uint32_t(i)) & 0xffff);
+      o3[10] = o3[11] = 0;
+      Put16(o3 + 10, ~CsumBE(o3, size_t(ipHdrLen)) & 0xffff);
+      pseudo = CsumBE(o3 + 12, 8) + 6 + l4len;
+    }
+    const uint32_t seq = seq0 + uint32_t(i) * uint32_t(mss);
+    Put16(o4 + 4, seq >> 16);
+    Put16(o4 + 6, seq & 0xffff);
+    uint8_t flags = flags0;
+    if (i != n - 1) flags &= uint8_t(~(0x01 | 0x08));  // FIN and PSH only on the last segment
+    if (i != 0) flags &= uint8_t(~0x80);               // CWR only on the first
+    o4[13] = flags;
+    o4[16] = o4[17] = 0;
+    Put16(o4 + 16, ~CsumFold64(uint64_t(CsumBE(o4, l4len)) + pseudo) & 0xffff);
+    at += kVxlanHlen + hdrLen + plen;
+  }
+  res[0] = int32_t(n);
+  res[1] = int32_t(stride);
+  res[2] = int32_t(total);
+  return int32_t(n);
+}
+
+// segmentTcp(src, fo, flen, l4Start, mss, isV6, out, outOff, vni, res: Int32Array(3)): count
+Napi::Value SegmentTcp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 10 || !info[0].IsBuffer() || !info[6].IsBuffer() || !info[9].IsTypedArray())
+    return ThrowType(env, "segmentTcp(src, fo, flen, l4Start, mss, isV6, out, outOff, vni, res)");
+  auto src = info[0].As<Napi::Buffer<uint8_t>>();
+  auto out = info[6].As<Napi::Buffer<uint8_t>>();
+  auto res = info[9].As<Napi::Int32Array>();
+  if (res.ElementLength() < 3) return ThrowType(env, "segmentTcp: res must be an Int32Array(3)");
+  int32_t n = SegmentTcpBytes(src.Data(), src.Length(), info[1].As<Napi::Number>().Int64Value(),
+                              info[2].As<Napi::Number>().Int64Value(), info[3].As<Napi::Number>().Int64Value(),
+                              info[4].As<Napi::Number>().Int64Value(), info[5].ToBoolean(), out.Data(), out.Length(),
+                              info[7].As<Napi::Number>().Int64Value(), info[8].As<Napi::Number>().Uint32Value(),
+                              res.Data());
+  return Napi::Number::New(env, n);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Control-socket access and systemd notification (control-server.ts, sd-notify.ts): no packet path here.
 
 // peerCred(fd): [pid, uid, gid] of the process that connected a Unix stream socket (SO_PEERCRED), as seen
@@ -699,6 +888,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recvBatch", Napi::Function::New(env, RecvBatch));
   exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
   exports.Set("Poller", Poller::Init(env));
+  exports.Set("csumAdd", Napi::Function::New(env, CsumAddNative));
+  exports.Set("segmentTcp", Napi::Function::New(env, SegmentTcp));
   exports.Set("peerCred", Napi::Function::New(env, PeerCred));
   exports.Set("nsOwnerChain", Napi::Function::New(env, NsOwnerChain));
   exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend));

@@ -19,6 +19,7 @@ import { installObservers } from './observe.js';
 import { LinuxTap } from '../platform/linux/tap.js';
 import { DgramUdpBind } from '../platform/linux/udp-dgram.js';
 import { NativeUdpBind } from '../platform/linux/udp-native.js';
+import { native } from '../platform/linux/native.js';
 import type { Platform } from '../platform/types.js';
 import { FakeTap, FakeUdpBind } from '../platform/fake/fake.js';
 import { warmUp } from '../dataplane/warmup.js';
@@ -30,6 +31,9 @@ const LINUX: Platform = {
   openTap: (name, opts) => new LinuxTap(name, opts),
   openUdp: (o) => new NativeUdpBind(o),
   openDgramUdp: (o) => DgramUdpBind.open(o),
+  get segmentTcp() {
+    return native().segmentTcp; // loaded when the instance starts, like the TAP and the sockets
+  },
 };
 
 /** Resolves with -1: the process keeps running; the exit happens from the signal handler. */

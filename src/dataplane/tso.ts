@@ -25,8 +25,19 @@ const TCP_FIN = 0x01;
 const TCP_PSH = 0x08;
 const TCP_CWR = 0x80;
 
+/**
+ * What the Vtep needs from a segmenter: TcpSegmenter below, or the addon's loop (tso-native.ts) with the same
+ * contract byte for byte. segment() returns the count and leaves count/stride/total readable until the next call.
+ */
+export interface Segmenter {
+  readonly count: number;
+  readonly stride: number;
+  readonly total: number;
+  segment(src: Buffer, fo: number, flen: number, l4Start: number, mss: number, isV6: boolean, out: Buffer, outOff: number, vni: number): number;
+}
+
 /** Result of the last segmentTcp call (fields reused, never reallocated). */
-export class TcpSegmenter {
+export class TcpSegmenter implements Segmenter {
   /** Segments written; 0 when the frame was malformed (caller drops it). */
   count = 0;
   /** Bytes from one segment's VXLAN header to the next one's: the UDP GSO segment size. */
@@ -37,23 +48,28 @@ export class TcpSegmenter {
   /**
    * Cuts the super-frame `src[fo .. fo+flen)` (Ethernet + IPv4/IPv6 + TCP + payload; the TCP header starts at
    * `fo + l4Start`) into segments of `mss` payload bytes written at `out[outOff..]`, each behind an 8-byte
-   * VXLAN header for `vni`. `out` must have room for `flen + count * (VXLAN_HLEN + headers)`. Returns count.
+   * VXLAN header for `vni`. Returns count, or 0 with nothing written when the lengths don't add up (the frame
+   * outside `src`, an IP header shorter than its minimum, a TCP header past the end, a segment too long for
+   * its IP length field) or `out` has no room for `flen + count * (VXLAN_HLEN + headers)`.
    */
   segment(src: Buffer, fo: number, flen: number, l4Start: number, mss: number, isV6: boolean, out: Buffer, outOff: number, vni: number): number {
     this.count = 0;
     const l3 = fo + ETH_HLEN;
     const l4 = fo + l4Start;
-    if (l4Start + 20 > flen || mss <= 0) return 0;
+    const ipHdrLen = l4Start - ETH_HLEN;
+    if (fo < 0 || flen < 0 || outOff < 0 || mss <= 0 || fo + flen > src.length) return 0;
+    if (ipHdrLen < (isV6 ? 40 : 20) || l4Start + 20 > flen) return 0;
     const thl = (src[l4 + 12]! >> 4) << 2;
     const hdrLen = l4Start + thl;
     if (thl < 20 || hdrLen > flen) return 0;
     const payload = flen - hdrLen;
     const n = payload === 0 ? 1 : Math.ceil(payload / mss);
+    if ((isV6 ? 0 : ipHdrLen) + thl + Math.min(payload, mss) > 0xffff) return 0;
     const stride = VXLAN_HLEN + hdrLen + mss;
+    if (stride > 0x7fffffff || outOff + n * (VXLAN_HLEN + hdrLen) + payload > out.length) return 0;
     const seq0 = src.readUInt32BE(l4 + 4);
     const flags0 = src[l4 + 13]!;
     const id0 = isV6 ? 0 : src.readUInt16BE(l3 + 4);
-    const ipHdrLen = l4Start - ETH_HLEN;
     let at = outOff;
     for (let i = 0; i < n; i++) {
       const plen = i === n - 1 ? payload - i * mss : mss;

@@ -43,7 +43,7 @@ import { buildPmtuReply, PMTU_REPLY_MAX } from './icmp-pmtu.js';
 import { ADD_FLUSH_FIRST, ADD_TAKEN, TcpCoalescer } from './coalesce.js';
 import { decapEcn, ECN_DROP, encapTos } from './ecn.js';
 import { flowHash } from './flow-hash.js';
-import { TcpSegmenter, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './tso.js';
+import { TcpSegmenter, type Segmenter, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from './tso.js';
 import { FlowMssTable } from './flow-mss.js';
 import { claimedDatagramLen, markRxSuperFrame, SUPER_MARKED, SUPER_PLAIN } from './rx-super.js';
 import { TUNNEL_TX_HEADROOM, type TunnelTx } from './tunnel-tx.js';
@@ -124,6 +124,8 @@ export interface VtepOptions {
   readonly tunnelTx?: TunnelTx;
   /** `--df`: the outer DF policy, needed where the Vtep writes outer headers itself (the tunnel path). */
   readonly df?: 'set' | 'unset' | 'inherit';
+  /** Cuts TCP super-frames on the socket path: the addon's loop (tso-native.ts); default the JS TcpSegmenter. */
+  readonly segmenter?: Segmenter;
   /** `--reserved-bits`: header bits a datagram must have clear (wire/vxlan.ts halves); default: all but I and the VNI. */
   readonly reserved?: { readonly hi: number; readonly lo: number };
 }
@@ -207,7 +209,7 @@ export class Vtep {
   /** Receive-side TCP coalescing (userspace GRO); undefined when off. */
   private readonly coalescer: TcpCoalescer | undefined;
   private readonly rxGro = new Uint16Array(1024);
-  private readonly segmenter = new TcpSegmenter();
+  private readonly segmenter: Segmenter;
   /** Per-flow MSS from SYNs seen both ways: the segment size of super-frames written to the TAP. */
   private readonly flowMss = new FlowMssTable();
   private readonly tapMtu: number;
@@ -284,6 +286,7 @@ export class Vtep {
     );
 
     this.tso = (o.tso ?? false) && tap.vnetHdr;
+    this.segmenter = o.segmenter ?? new TcpSegmenter();
     this.udpGso = o.udpGso ?? false;
     this.udpGro = o.udpGro ?? false;
     this.tapMtu = o.tapMtu ?? o.maxFrame - ETH_HLEN - 4;

@@ -122,6 +122,20 @@ export interface QueuedUdpBind extends UdpBind {
  * factory throws an Error whose `code` is the errno name (EPERM, EADDRINUSE, ...); the caller owns and closes
  * what it returns.
  */
+/** segmentTcp of the addon: like TcpSegmenter.segment, with count/stride/total written to res[0..2]. */
+export type NativeSegmentTcp = (
+  src: Buffer,
+  fo: number,
+  flen: number,
+  l4Start: number,
+  mss: number,
+  isV6: boolean,
+  out: Buffer,
+  outOff: number,
+  vni: number,
+  res: Int32Array,
+) => number;
+
 export interface Platform {
   /** A TAP device (IFF_TAP | IFF_NO_PI, IFF_VNET_HDR when asked), never persistent. */
   openTap(name: string, opts: { readonly vnetHdr: boolean }): OffloadTap;
@@ -129,6 +143,8 @@ export interface Platform {
   openUdp(o: UdpOpenOptions): TunableUdpBind;
   /** The node:dgram fallback (`--io dgram`). */
   openDgramUdp(o: Pick<UdpOpenOptions, 'address' | 'port' | 'device'>): Promise<QueuedUdpBind>;
+  /** The addon's TCP segmentation loop for the socket send path; absent: the JS TcpSegmenter (tso.ts). */
+  readonly segmentTcp?: NativeSegmentTcp;
 }
 
 /**

@@ -29,6 +29,7 @@ import { ETH_HLEN } from '../../wire/ethernet.js';
 import { C } from '../../dataplane/counters.js';
 import { DEFAULT_AGEING, DEFAULT_LEARNING } from '../config/defaults.js';
 import { openTunnelPath } from './tunnel-path.js';
+import { NativeTcpSegmenter } from '../../dataplane/tso-native.js';
 
 /** IPv4 + UDP + VXLAN + inner Ethernet: what the underlay MTU must carry on top of the overlay MTU. */
 export const OVERHEAD_V4 = 20 + 8 + 8 + ETH_HLEN; // 50
@@ -190,6 +191,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
     dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')).map(sendVia),
     ...(txPath.tunnel === undefined ? {} : { tunnelTx: txPath.tunnel }),
     ...(cfg.df === undefined ? {} : { df: cfg.df }),
+    ...(platform.segmentTcp === undefined ? {} : { segmenter: new NativeTcpSegmenter(platform.segmentTcp) }),
     ...(cfg.reservedBits === undefined ? {} : { reserved: cfg.reservedBits }),
   });
   for (const r of cfg.remote) vtep.fdb.append(0, r);

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { UdpIpOption } from '../types.js';
+import type { NativeSegmentTcp, UdpIpOption } from '../types.js';
 
 export interface NativePoller {
   start(events?: number): void;
@@ -40,6 +40,10 @@ export interface NativeAddon {
     ttl?: Uint8Array,
   ): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
+  /** The folded (not complemented) Internet checksum sum of buf[off, off+len), or -1 outside the buffer. */
+  csumAdd(buf: Buffer, off: number, len: number): number;
+  /** TcpSegmenter.segment in C++ (see src/dataplane/tso-native.ts); count/stride/total in res[0..2]. */
+  segmentTcp: NativeSegmentTcp;
   /** SO_PEERCRED of a connected Unix stream socket: [pid, uid, gid] as seen from our namespaces (pid 0: not visible). */
   peerCred(fd: number): [number, number, number];
   /** The user namespace owning the namespace at `path`, then its visible ancestors, each as [st_dev, st_ino]. */
