@@ -2,6 +2,7 @@
 // throws, and every input is accounted for — each datagram received ends as exactly one of rx_packets or an rx
 // drop reason; each frame read ends as delivered or as a tx drop reason. Seeds are fixed so a failure replays.
 import { describe, expect, it } from 'vitest';
+import { prng } from '../wire/helpers.js';
 import { Vtep, type PacketObserver } from '../../src/dataplane/vtep.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
 import { C, DROP_REASONS } from '../../src/dataplane/counters.js';
@@ -9,18 +10,6 @@ import { C, DROP_REASONS } from '../../src/dataplane/counters.js';
 const OWN_MAC = 0xc26a9be5398d;
 const PEER_MAC = 0x7a3afe45a376;
 const VNI = 10001;
-
-/** mulberry32: a tiny seeded PRNG, so every run sees the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function make(peersOnly = false) {
   const tap = new FakeTap('vx0', true);

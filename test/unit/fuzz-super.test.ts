@@ -4,22 +4,12 @@
 // written with a GSO header is self-consistent (headers inside the frame, a segment size, lengths that add up),
 // so the kernel is never handed garbage. Seeds are fixed so a failure replays.
 import { describe, expect, it } from 'vitest';
+import { prng } from '../wire/helpers.js';
 import { DROP_REASONS } from '../../src/dataplane/counters.js';
 import { TunnelTx } from '../../src/dataplane/tunnel-tx.js';
 import { Vtep, type PacketObserver } from '../../src/dataplane/vtep.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
 import { C } from '../../src/dataplane/counters.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const OWN = Buffer.from('c26a9be5398d', 'hex');
 const PEER = Buffer.from('7a3afe45a376', 'hex');
