@@ -169,7 +169,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
   const zeroCsum = cfg.udpcsum === false ? '--noudpcsum' : cfg.udp6zerocsumtx === true ? '--udp6zerocsumtx' : undefined;
   const off = negotiateOffloads(tap, udp, cfg.offload !== 'off', zeroCsum);
   const maxUdpPayload = underlayMtu - (v6 ? 40 : 20) - 8;
-  const txPath = openTunnelPath({ cfg, tso: off.tso, v6, underlayDev, slots: udp.destinationSlots, platform }, log, undo);
+  const txPath = openTunnelPath({ cfg, tso: off.tso, v6, underlayDev, slots: udp.destinationSlots, platform }, undo);
   const offloads = `${off.summary}; ${txPath.summary}`;
   // --ttl inherit: every socket the Vtep sends from sets an IP_TTL / IPV6_HOPLIMIT per datagram.
   const sendVia = (b: UdpBind): UdpBind => (cfg.ttl === 'inherit' ? new TtlInheritBind(b) : b);

@@ -56,7 +56,7 @@ export function tunnelTapName(name: string): string {
   return `${name.slice(0, 12)}-tx`;
 }
 
-export function openTunnelPath(input: TunnelPathInput, log: (l: string) => void, undo: UndoStack): TunnelPath {
+export function openTunnelPath(input: TunnelPathInput, undo: UndoStack): TunnelPath {
   const mode = input.cfg.txPath ?? 'auto';
   if (mode === 'udp') return { tunnel: undefined, summary: 'TX path udp (--tx-path udp): TCP super-frames segmented here' };
   const why = unavailable(input);
