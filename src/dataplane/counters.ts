@@ -64,6 +64,15 @@ export const C: { readonly [K in CounterName]: number } = Object.freeze(
   Object.fromEntries(COUNTER_NAMES.map((n, i) => [n, i])) as { [K in CounterName]: number },
 );
 
+/**
+ * The one exit for a frame or datagram the dataplane does not deliver: counts it under its reason and returns
+ * the reason, which is the packet's verdict for the observer (`return drop(v, C.rx_short)`).
+ */
+export function drop(v: Float64Array, reason: number): number {
+  v[reason]!++;
+  return reason;
+}
+
 export class Counters {
   /** Float64 so byte counters stay exact far beyond 2^32. Index with `C.name`. */
   readonly v = new Float64Array(COUNTER_NAMES.length);

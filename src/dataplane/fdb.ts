@@ -80,9 +80,21 @@ export class Fdb {
   /** Number of learned (non-static) entries. */
   learnedCount = 0;
 
-  constructor(udp: DestinationTable, defaultPort: number) {
+  /** One past the last destination slot this table may use. */
+  private readonly slotEnd: number;
+  private readonly slotBase: number;
+
+  /**
+   * `slots`: the part of the destination table this FDB owns, when several devices share one socket (a `vnis:`
+   * process): each device interns its remotes in its own range, so no device reclaims another's slots.
+   */
+  constructor(udp: DestinationTable, defaultPort: number, slots?: { readonly base: number; readonly count: number }) {
     this.udp = udp;
     this.defaultPort = defaultPort;
+    const base = slots?.base ?? 0;
+    this.slotBase = base;
+    this.nextSlot = base;
+    this.slotEnd = Math.min(udp.destinationSlots, base + (slots?.count ?? udp.destinationSlots));
   }
 
   get size(): number {
@@ -264,10 +276,10 @@ export class Fdb {
     const key = `${ip}|${port}`;
     let slot = this.slotOf.get(key);
     if (slot === undefined) {
-      if (this.freeSlots.length === 0 && this.nextSlot >= this.udp.destinationSlots) this.reclaimSlots();
+      if (this.freeSlots.length === 0 && this.nextSlot >= this.slotEnd) this.reclaimSlots();
       if (this.freeSlots.length > 0) slot = this.freeSlots.pop()!;
-      else if (this.nextSlot < this.udp.destinationSlots) slot = this.nextSlot++;
-      else throw new RangeError(`too many distinct remotes: at most ${this.udp.destinationSlots}`);
+      else if (this.nextSlot < this.slotEnd) slot = this.nextSlot++;
+      else throw new RangeError(`too many distinct remotes: at most ${this.slotEnd - this.slotBase}`);
       this.udp.setDestination(slot, ip, port);
       this.slotOf.set(key, slot);
     }

@@ -67,6 +67,9 @@ export function warmUp(o: VtepOptions, tap: ReplayTap, udp: ReplayUdp, rounds = 
     tap.written.length = 0;
     udp.sent.length = 0;
   }
-  vtep.close();
+  // The Vtep borrows the devices; the warm-up opened nothing, so it closes what it was given.
+  vtep.stop();
+  tap.close();
+  udp.close();
   return performance.now() - t0;
 }

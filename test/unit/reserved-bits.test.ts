@@ -95,7 +95,7 @@ function run(args: string[]): { delivered: Buffer[]; dropped: number } {
   udp.inject(datagram(), '192.168.0.31');
   udp.wake();
   expect(tap.frames()).toHaveLength(delivered.length + 1); // a clean datagram always passes
-  vtep.close();
+  vtep.stop();
   return { delivered, dropped };
 }
 

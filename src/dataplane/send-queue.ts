@@ -1,0 +1,153 @@
+/**
+ * The send queue of one device's encapsulation: datagrams queued during a TAP wakeup, handed to the kernel in
+ * one sendmmsg per run of entries that share a Buffer and a socket, and the staging area for bytes that cannot
+ * be sent from the read slots in place (TSO segments, per-remote VNI copies, UDP GSO trains).
+ *
+ * Ownership, in one sentence: the queue owns the staging area and its entry arrays; the Buffers its entries
+ * point at (the TAP batch or the staging area) stay valid until flush(), which the encapsulator calls at the end
+ * of every TAP batch, and the sockets it sends on are borrowed (opened and closed by the control plane).
+ *
+ * Counting: a flushed entry is tx_packets/tx_bytes (sent), tx_sock_full or tx_error, per datagram (a GSO train
+ * counts its segments), into the device's counters.
+ */
+import type { UdpBind } from '../platform/types.js';
+import { C } from './counters.js';
+
+/** One UDP GSO send: at most 64 segments (UDP_MAX_SEGMENTS on older kernels) and < 64 KiB in all. */
+export const GSO_MAX_SEGMENTS = 64;
+export const GSO_MAX_BYTES = 65000;
+/** Entries one native call takes at most. */
+const QUEUE_ENTRIES = 1024;
+
+export class SendQueue {
+  /**
+   * Staging area: bump-allocated during a wakeup (stageAlloc, queueTrain), reset by flush() after the
+   * synchronous send.
+   */
+  readonly stage: Buffer;
+  private stagePos = 0;
+  /** The socket the next queued entry leaves from: chosen per frame by the encapsulator (--srcport, --df inherit). */
+  via: UdpBind;
+  private readonly udpGso: boolean;
+  private readonly perPacketTos: boolean;
+  private readonly v: Float64Array;
+  // The queued entries: one Buffer and one socket per native call.
+  private sendBuf: Buffer;
+  private sendUdp: UdpBind;
+  private readonly offs = new Uint32Array(QUEUE_ENTRIES);
+  private readonly lens = new Uint32Array(QUEUE_ENTRIES);
+  private readonly dest = new Uint32Array(QUEUE_ENTRIES);
+  private readonly gso = new Uint16Array(QUEUE_ENTRIES);
+  private readonly segs = new Uint16Array(QUEUE_ENTRIES);
+  private readonly tos = new Uint8Array(QUEUE_ENTRIES);
+  private count = 0;
+  /** The last queued entry is a GSO train that may take more datagrams (see queueTrain). */
+  private trainOpen = false;
+  private readonly result = new Int32Array(4);
+
+  constructor(o: { readonly stageBytes: number; readonly udp: UdpBind; readonly udpGso: boolean; readonly counters: Float64Array }) {
+    this.stage = Buffer.allocUnsafeSlow(o.stageBytes).fill(0);
+    this.via = o.udp;
+    this.sendUdp = o.udp;
+    this.sendBuf = this.stage;
+    this.udpGso = o.udpGso;
+    this.perPacketTos = o.udp.perPacketTos;
+    this.v = o.counters;
+  }
+
+  /** Reserves `len` bytes of the staging area (64-byte aligned), flushing queued sends first when it is full. */
+  stageAlloc(len: number): number {
+    if (this.stagePos + len > this.stage.length) this.flush();
+    const at = this.stagePos;
+    this.stagePos += (len + 63) & ~63;
+    return at;
+  }
+
+  /**
+   * Queues one sendmmsg entry. Entries refer to one Buffer and one socket per native call, so switching
+   * Buffers or sockets flushes first — which also keeps the wire order equal to the TAP order.
+   */
+  queue(buf: Buffer, off: number, len: number, dest: number, gso: number, segs: number, tos: number): void {
+    this.trainOpen = false; // only queueTrain reopens: a train must stay the last entry
+    if (this.count !== 0 && (buf !== this.sendBuf || this.via !== this.sendUdp || this.count === QUEUE_ENTRIES)) this.send();
+    this.sendBuf = buf;
+    this.sendUdp = this.via;
+    const i = this.count++;
+    this.offs[i] = off;
+    this.lens[i] = len;
+    this.dest[i] = dest;
+    this.gso[i] = gso;
+    this.segs[i] = segs;
+    this.tos[i] = tos;
+  }
+
+  /**
+   * UDP GSO for ordinary frames (wireguard-go does the same): consecutive datagrams to one remote are copied
+   * back to back into the staging area and sent as one UDP_SEGMENT message — one pass through the kernel's
+   * UDP/IP stack (and, with UDP GRO at the peer, one receive) for up to 64 datagrams, against one each. A
+   * train takes datagrams of its first one's size; a shorter one may end it (GSO allows a short last segment).
+   * A train has one outer TOS (one IP_TOS control message): a datagram with another TOS starts a new train.
+   * The memcpy (~0.1 µs for 1.4 KB) is far cheaper than the per-datagram kernel work it saves.
+   */
+  queueTrain(buf: Buffer, off: number, len: number, dest: number, tos: number): void {
+    const t = this.count - 1;
+    if (
+      this.trainOpen && t >= 0 && this.sendBuf === this.stage && this.sendUdp === this.via && this.dest[t] === dest && this.tos[t] === tos &&
+      len <= this.gso[t]! && this.segs[t]! < GSO_MAX_SEGMENTS && this.lens[t]! + len <= GSO_MAX_BYTES &&
+      this.stagePos === this.offs[t]! + this.lens[t]! && this.stagePos + len <= this.stage.length
+    ) {
+      buf.copy(this.stage, this.stagePos, off, off + len);
+      this.stagePos += len;
+      this.lens[t]! += len;
+      this.segs[t]!++;
+      if (len < this.gso[t]!) this.trainOpen = false;
+      return;
+    }
+    if (this.stagePos + len > this.stage.length) this.flush();
+    const at = this.stagePos;
+    buf.copy(this.stage, at, off, off + len);
+    this.stagePos += len;
+    this.queue(this.stage, at, len, dest, len, 1, tos);
+    this.trainOpen = true;
+  }
+
+  /** Sends everything queued and frees the staging area (end of a TAP batch). */
+  flush(): void {
+    this.send();
+    this.stagePos = 0;
+  }
+
+  /**
+   * Sends what is queued, keeping the staging area: for when queued entries point at staged bytes about to be
+   * rewritten (a super-frame's VXLAN headers for a remote with another VNI), or before a tunnel-path write.
+   */
+  send(): void {
+    const n = this.count;
+    if (n === 0) return;
+    this.count = 0;
+    this.trainOpen = false;
+    // One pass: totals for the counters, and a one-datagram train becomes a plain datagram.
+    let bytes = 0;
+    let segs = 0;
+    for (let i = 0; i < n; i++) {
+      bytes += this.lens[i]!; // UDP payload bytes handed over (VXLAN headers included)
+      const k = this.segs[i]!;
+      segs += k;
+      if (k === 1) this.gso[i] = 0;
+    }
+    const r = this.result;
+    this.sendUdp.sendBatch(this.sendBuf, this.offs, this.lens, this.dest, n, r, this.udpGso ? this.gso : undefined, this.perPacketTos ? this.tos : undefined);
+    const v = this.v;
+    if (r[1]! === 0 && r[2]! === 0) {
+      v[C.tx_packets]! += segs;
+      v[C.tx_bytes]! += bytes;
+    } else {
+      // Entries fail whole; scale by the share that went out (exact when all entries are alike, which is the
+      // common case: a batch of MTU frames or of GSO bursts).
+      v[C.tx_packets]! += Math.round((segs * r[0]!) / n);
+      v[C.tx_bytes]! += Math.round((bytes * r[0]!) / n);
+      v[C.tx_sock_full]! += Math.round((segs * r[1]!) / n);
+      v[C.tx_error]! += Math.round((segs * r[2]!) / n);
+    }
+  }
+}
