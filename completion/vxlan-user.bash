@@ -18,7 +18,7 @@ _vxlan_user() {
     fdb) words="add append replace del show --json --name --help" ;;
     neigh) words="add replace del show --json --name --help" ;;
     stats) words="--count --interval --json --name --watch --help" ;;
-    show) words="--json --name --help" ;;
+    show) words="--all --json --name --help" ;;
     reload) words="--name --help" ;;
     down) words="--name --help" ;;
     *) words="--help" ;;

@@ -6,6 +6,7 @@
  * in the caller's network namespace. Exit codes: 0 ok, 1 no such instance or runtime failure, 2 bad usage or a
  * refused change, 4 permission denied (a change without CAP_NET_ADMIN; reads are open to every local user).
  */
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { DEFAULT_NAME } from '../control/config/defaults.js';
 import {
@@ -258,6 +259,8 @@ async function neighCmd(argv: readonly string[]): Promise<number> {
 interface StatsData {
   readonly uptime_s: number;
   readonly counters: Record<string, number>;
+  /** A `vnis:` process: the datagrams that belong to no device (an unknown VNI, a bad header). */
+  readonly socket?: Record<string, number>;
 }
 
 /** The counters as text: delivery counters grouped by direction, then the non-zero drops. */
@@ -279,7 +282,17 @@ export function formatStats(name: string, s: StatsData, rates?: Record<string, n
     ...rx.map(line),
     nz.length === 0 ? 'drops: none' : 'drops:',
     ...nz.map(line),
+    ...(s.socket !== undefined ? formatSocketSection(s.socket) : []),
   ].join('\n');
+}
+
+/** The shared socket's own counters: datagrams no device of the process took, by reason. */
+function formatSocketSection(c: Record<string, number>): string[] {
+  const nz = DROP_REASONS.filter((n) => (c[n] ?? 0) !== 0);
+  return [
+    `socket (datagrams for no device of this process): ${c.rx_datagrams ?? 0}`,
+    ...nz.map((n) => `  ${n.padEnd(20)} ${String(c[n]).padStart(14)}`),
+  ];
 }
 
 async function statsCmd(argv: readonly string[]): Promise<number> {
@@ -316,16 +329,58 @@ async function statsCmd(argv: readonly string[]): Promise<number> {
 }
 
 async function showCmd(argv: readonly string[]): Promise<number> {
-  const a = common(argv, 'show');
+  const a = common(argv, 'show', ['--all']);
   if (a.help) return help(HELP.show);
   if (a.words.length > 0) throw new UsageError(`unexpected '${a.words[0]}'; see 'vxlan-user show --help'`);
+  if (a.flags.has('--all')) return showAll(a.json);
   const d = (await call(a.name, { op: 'show' })) as ShowData;
   if (a.json) {
     out(JSON.stringify(d));
     return 0;
   }
+  out(formatShow(d));
+  return 0;
+}
+
+/**
+ * `show --all`: every device of every vxlan-user process in this network namespace. The control sockets are
+ * abstract Unix sockets, which /proc/net/unix lists per network namespace (`@vxlan-user/NAME`).
+ */
+async function showAll(json: boolean): Promise<number> {
+  const names = runningDeviceNames();
+  const rows: ShowData[] = [];
+  for (const name of names) {
+    try {
+      rows.push((await call(name, { op: 'show' })) as ShowData);
+    } catch {
+      // Gone between the listing and the call (a process that just stopped): not ours to report.
+    }
+  }
+  if (json) out(JSON.stringify(rows));
+  else if (rows.length === 0) out('no vxlan-user device runs in this network namespace');
+  else out(rows.map(formatShow).join('\n'));
+  return 0;
+}
+
+/** Names of the devices whose control sockets listen in this network namespace, sorted. */
+function runningDeviceNames(): string[] {
+  const names = new Set<string>();
+  let text = '';
+  try {
+    text = readFileSync('/proc/net/unix', 'utf8');
+  } catch {
+    throw new VxlanUserError('EHOST', 'cannot read /proc/net/unix to list the running devices');
+  }
+  for (const line of text.split('\n')) {
+    const m = / @vxlan-user\/(\S+)$/.exec(line);
+    if (m) names.add(m[1]!);
+  }
+  return [...names].sort();
+}
+
+function formatShow(d: ShowData): string {
   const udp = d.local.includes(':') ? `[${d.local}]:${d.port}` : `${d.local}:${d.port}`;
-  out(
+  return (
     [
       `${d.name}: vni ${d.vni} udp ${udp} mac ${d.mac} mtu ${d.mtu} (underlay mtu ${d.underlayMtu})`,
       `  pid ${d.pid}, up ${formatDuration(d.uptimeS)}`,
@@ -336,10 +391,10 @@ async function showCmd(argv: readonly string[]): Promise<number> {
       `  routes ${d.routes.length ? d.routes.map((r) => `${r.cidr} via ${r.gateway}`).join(', ') : '(none)'}`,
       `  peers-only ${d.peersOnly ? 'on' : 'off'}; metrics ${d.metrics ? `http://${d.metrics}/metrics` : 'off'}`,
       `  config ${d.configFile ?? '(command line only)'}; reloads ${d.reloads}${d.lastReload ? `; last: ${d.lastReload}` : ''}`,
+      ...(d.devices ? [`  process devices ${d.devices.map((x) => `${x.name} (vni ${x.vni})`).join(', ')}`] : []),
       ...(d.etcd ? formatEtcdShow(d.etcd, formatDuration) : []),
-    ].join('\n'),
+    ].join('\n')
   );
-  return 0;
 }
 
 async function simpleCmd(argv: readonly string[], op: 'reload', text: string): Promise<number> {
@@ -408,10 +463,13 @@ received ends as delivered or as one drop reason. --watch repeats every --interv
 (default 1) with per-second rates, --count times (default: until interrupted); with --json,
 one JSON object per line.
 ${NAME_OPT}`,
-  show: `Usage: vxlan-user show [--json] [--name IFNAME]
+  show: `Usage: vxlan-user show [--json] [--name IFNAME | --all]
 
 Prints a running instance's configuration, uptime, live I/O path (and offloads), table sizes,
-routes, --peers-only and --metrics state, and its last reload.
+routes, --peers-only and --metrics state, and its last reload. A device of a process started
+from a vnis: list also names its sibling devices.
+  --all                       every device of every vxlan-user process in this network namespace
+                              (found by their control sockets in /proc/net/unix); --json: an array
 ${NAME_OPT}`,
   reload: `Usage: vxlan-user reload [--name IFNAME]
 

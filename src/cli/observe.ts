@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { UpConfig } from '../control/config/config-types.js';
 import { ConfigError } from '../control/config/errors.js';
 import { deviceOfAddress } from '../control/runtime/host.js';
-import type { Instance, Logger } from '../control/runtime/instance.js';
+import type { Device, Instance, Logger } from '../control/runtime/instance.js';
 import { PcapWriter } from '../dataplane/pcap.js';
 import { combineObservers, TracePrinter, TRACE_BURST, TRACE_RATE_PER_S } from '../dataplane/trace.js';
 import type { PacketObserver } from '../dataplane/vtep.js';
@@ -56,13 +56,13 @@ function underlayMacs(localIp: string): (ip: string) => number | undefined {
 
 /** Installs the observers the config asks for; returns what closes them (flushes the pcap file). */
 export function installObservers(inst: Instance, cfg: UpConfig, log: Logger): () => void {
-  const list: PacketObserver[] = [];
   const closers: (() => void)[] = [];
   const localIp = inst.localAddress;
+  const perDevice = new Map<Device, PacketObserver[]>(inst.devices.map((d) => [d, []]));
   if (cfg.trace === true) {
-    list.push(
-      new TracePrinter({ vni: cfg.vni, tapName: inst.tapName, localIp, localPort: inst.localPort }, (line) => process.stderr.write(`${line}\n`)),
-    );
+    // One printer per device: each line names its device's VNI.
+    for (const [d, list] of perDevice)
+      list.push(new TracePrinter({ vni: d.config.vni, tapName: d.tapName, localIp, localPort: inst.localPort }, (line) => process.stderr.write(`${line}\n`)));
     log(`--trace: one line per packet on stderr, at most ${TRACE_RATE_PER_S}/s after a burst of ${TRACE_BURST}`);
   }
   if (cfg.pcap !== undefined) {
@@ -82,12 +82,13 @@ export function installObservers(inst: Instance, cfg: UpConfig, log: Logger): ()
     }
     const { writer, close } = opened;
     closers.push(close);
-    list.push(writer);
+    // The pcap file has one TAP interface: the first device's (config refuses --pcap with several devices).
+    perDevice.get(inst.devices[0]!)!.push(writer);
     log(`--pcap: writing pcapng to ${cfg.pcap}; read it with: ${tsharkHint(cfg.pcap, cfg.dstport)}`);
   }
-  inst.vtep.observer = combineObservers(list);
+  for (const [d, list] of perDevice) d.vtep.observer = combineObservers(list);
   return () => {
-    inst.vtep.observer = undefined;
+    for (const d of inst.devices) d.vtep.observer = undefined;
     for (const c of closers) c();
   };
 }

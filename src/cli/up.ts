@@ -121,9 +121,14 @@ export async function runUp(argv: string[]): Promise<number> {
     throw e;
   }
 
+  // One line per device; a `vnis:` process adds its socket's counters (datagrams for no device) to each.
   const dump = (event: string): void => {
-    const line = JSON.stringify({ event, name: inst.tapName, uptime_s: Math.round((Date.now() - inst.startedAt) / 1000), counters: inst.vtep.counters.snapshot() });
-    process.stderr.write(`${line}\n`);
+    const uptime = Math.round((Date.now() - inst.startedAt) / 1000);
+    const socket = inst.stray !== undefined ? { socket: inst.stray.snapshot() } : {};
+    for (const d of inst.devices) {
+      const line = JSON.stringify({ event, name: d.tapName, uptime_s: uptime, counters: d.vtep.counters.snapshot(), ...socket });
+      process.stderr.write(`${line}\n`);
+    }
   };
   let stopping = false;
   const stop = (sig: string): void => {
@@ -136,7 +141,7 @@ export async function runUp(argv: string[]): Promise<number> {
       closeObservers();
       inst.stop();
       dump('stop');
-      log(`${inst.tapName}: stopped on ${sig}; routes and TAP device removed`);
+      log(`${inst.devices.length > 1 ? `${inst.devices.length} devices` : inst.tapName}: stopped on ${sig}; routes and TAP device${inst.devices.length > 1 ? 's' : ''} removed`);
       process.exit(0);
     });
   };
@@ -164,7 +169,8 @@ export async function runUp(argv: string[]): Promise<number> {
 
   // Logged only now, so that a start that fails prints its one sentence and nothing before it.
   if (warmMs !== undefined) log(`dataplane warmed up on in-memory devices in ${warmMs.toFixed(0)} ms before the device came up`);
-  process.stdout.write(`${inst.readyLine}${member ? ` subnet ${member.subnet}` : ''}\n`);
+  // One ready line per device (a `vnis:` process has several), the last one after every device runs.
+  for (const d of inst.devices) process.stdout.write(`${d.readyLine}${member ? ` subnet ${member.subnet}` : ''}\n`);
   notify?.ready(`${inst.tapName}: I/O path ${inst.ioPath}; ${inst.offloads}`);
   notify?.startWatchdog(process.env, process.pid);
   if (pendingStop) stop(pendingStop);

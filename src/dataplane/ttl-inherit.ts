@@ -12,11 +12,11 @@ import type { UdpBind } from '../platform/types.js';
 import { VXLAN_HLEN } from '../wire/vxlan.js';
 import { innerHopLimit } from './ecn.js';
 
-export class TtlInheritBind implements UdpBind {
-  private ttl = new Uint8Array(256);
+/** A UdpBind that passes an outer TTL per datagram (IP_TTL / IPV6_HOPLIMIT): ttlOf says which. */
+export abstract class PerDatagramTtlBind implements UdpBind {
 
-  constructor(private readonly inner: UdpBind) {
-    if (!inner.perPacketTos) throw new Error('--ttl inherit needs per-datagram control messages (the native UDP path)');
+  constructor(protected readonly inner: UdpBind) {
+    if (!inner.perPacketTos) throw new Error('a per-datagram TTL needs per-datagram control messages (the native UDP path)');
   }
 
   get family(): 4 | 6 {
@@ -43,17 +43,12 @@ export class TtlInheritBind implements UdpBind {
   }
 
   sendBatch(buf: Buffer, offsets: Uint32Array, lens: Uint32Array, dest: Uint32Array, count: number, result: Int32Array, gso?: Uint16Array, tos?: Uint8Array): number {
-    if (count > this.ttl.length) this.ttl = new Uint8Array(count);
-    const ttl = this.ttl;
-    for (let i = 0; i < count; i++) {
-      const fo = offsets[i]! + VXLAN_HLEN;
-      // A train's entry spans all its datagrams; the first one's frame ends at the segment size.
-      const g = gso !== undefined ? gso[i]! : 0;
-      const len = (g > 0 ? Math.min(g, lens[i]!) : lens[i]!) - VXLAN_HLEN;
-      ttl[i] = len > 0 ? innerHopLimit(buf, fo, len) : 0;
-    }
+    const ttl = this.ttlOf(count, buf, offsets, lens, gso);
     return this.inner.sendBatch(buf, offsets, lens, dest, count, result, gso, tos, ttl);
   }
+
+  /** The TTL of entries 0..count-1 (0 = the socket's), in an array the subclass owns. */
+  protected abstract ttlOf(count: number, buf: Buffer, offsets: Uint32Array, lens: Uint32Array, gso?: Uint16Array): Uint8Array;
 
   setDestination(slot: number, ip: string, port: number): void {
     this.inner.setDestination(slot, ip, port);
@@ -66,5 +61,41 @@ export class TtlInheritBind implements UdpBind {
   }
   close(): void {
     this.inner.close();
+  }
+}
+
+/** `--ttl inherit`: each datagram's TTL is its inner packet's hop limit. */
+export class TtlInheritBind extends PerDatagramTtlBind {
+  private ttl = new Uint8Array(256);
+
+  protected ttlOf(count: number, buf: Buffer, offsets: Uint32Array, lens: Uint32Array, gso?: Uint16Array): Uint8Array {
+    if (count > this.ttl.length) this.ttl = new Uint8Array(count);
+    const ttl = this.ttl;
+    for (let i = 0; i < count; i++) {
+      const fo = offsets[i]! + VXLAN_HLEN;
+      // A train's entry spans all its datagrams; the first one's frame ends at the segment size.
+      const g = gso !== undefined ? gso[i]! : 0;
+      const len = (g > 0 ? Math.min(g, lens[i]!) : lens[i]!) - VXLAN_HLEN;
+      ttl[i] = len > 0 ? innerHopLimit(buf, fo, len) : 0;
+    }
+    return ttl;
+  }
+}
+
+/**
+ * A fixed outer TTL per datagram, for a device of a `vnis:` process: its sockets are shared with devices that
+ * may want another TTL, so the socket-wide IP_TTL cannot say it; the same control message as inherit can.
+ */
+export class FixedTtlBind extends PerDatagramTtlBind {
+  private fixed = new Uint8Array(256);
+
+  constructor(inner: UdpBind, private readonly value: number) {
+    super(inner);
+  }
+
+  protected ttlOf(count: number): Uint8Array {
+    if (count > this.fixed.length) this.fixed = new Uint8Array(count);
+    this.fixed.fill(this.value, 0, count);
+    return this.fixed;
   }
 }

@@ -39,9 +39,11 @@ function runtime(yaml = BASE): { rt: Runtime; file: string; vtep: Vtep } {
   for (const r of config.remote) vtep.fdb.append(0, r);
   for (const f of config.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
   vtep.neigh = new Map([[0xb311011f, 0x7a3afe45a376]]);
-  const inst = { tapName: 'vxlan-test', vtep, routes: new Map(), startedAt: Date.now(), localAddress: '192.168.0.21', localPort: 4899, ioPath: 'fake', mac: 'c2:6a:9b:e5:39:8d', mtu: 1450, underlayMtu: 1500 } as unknown as Instance;
+  const inst = { tapName: 'vxlan-test', vtep, routes: new Map(), startedAt: Date.now(), localAddress: '192.168.0.21', localPort: 4899, ioPath: 'fake', mac: 'c2:6a:9b:e5:39:8d', mtu: 1450, underlayMtu: 1500, config } as unknown as Instance;
+  Object.assign(inst, { devices: [inst] }); // a single-VNI instance is its own one device
   const rt: Runtime = {
     inst,
+    dev: inst,
     argv,
     log: () => {},
     tables: { vtep, vni: 10001, dstport: 4899, family: 4 },

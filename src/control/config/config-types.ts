@@ -113,6 +113,12 @@ export interface UpConfig {
   readonly trace?: boolean;
   /** `--pcap FILE`: write inner frames, outer datagrams (synthesised outer headers) and drops as pcapng. */
   readonly pcap?: string;
+  /**
+   * A config file's `vnis:` list: one complete config per device (the shared top-level keys copied in), all on
+   * one UDP socket. Undefined for a single-VNI config. When present, the per-device fields above are the
+   * first device's.
+   */
+  readonly vnis?: readonly UpConfig[];
 }
 
 /** `--tx-path`: see defaults.ts TX_PATHS. */

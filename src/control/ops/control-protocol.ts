@@ -87,6 +87,8 @@ export interface ShowData {
   readonly defaultDestinations: readonly string[];
   readonly neighbours: number;
   readonly routes: readonly { readonly cidr: string; readonly gateway: string }[];
+  /** A `vnis:` process only: every device it runs, this one included. */
+  readonly devices?: readonly { readonly name: string; readonly vni: number }[];
   /** etcd mode only: the lease, etcd's reachability and every remote lease (control/flannel/node.ts). */
   readonly etcd?: EtcdShow;
 }

@@ -29,9 +29,9 @@ import {
 } from './control-protocol.js';
 import { deniedMessage, EXIT_DENIED, isChange, ownersOfOurNetns, peerAccess, type PeerAccess } from './access.js';
 import { VxlanUserError } from '../config/errors.js';
-import type { Instance, Logger } from '../runtime/instance.js';
+import type { Device, Instance, Logger } from '../runtime/instance.js';
 import { startMetricsServer, type MetricsServer } from './metrics.js';
-import { configFileOf, reload, type Runtime } from '../runtime/reload.js';
+import { configFileOf, reload, type DeviceGroup, type Runtime } from '../runtime/reload.js';
 import type { Notifier } from '../runtime/notifier.js';
 import type { PeerInfo } from '../../platform/types.js';
 import { applyFdbChange, applyNeighChange, fdbRows, neighRows } from '../runtime/tables.js';
@@ -97,7 +97,7 @@ class ConnectionQuota {
 
 /** Starts listening; rejects with a VxlanUserError when the name is taken in this network namespace. */
 export async function startControlServer(rt: Runtime, hooks: ControlHooks): Promise<ControlServer> {
-  const path = controlSocketPath(rt.inst.tapName);
+  const path = controlSocketPath(rt.dev.tapName);
   // Who may change us is fixed for the process's life: the owners of the netns we run in.
   const owners = ownersOfOurNetns(hooks.peer);
   const quota = new ConnectionQuota();
@@ -118,8 +118,8 @@ export async function startControlServer(rt: Runtime, hooks: ControlHooks): Prom
         new VxlanUserError(
           e.code === 'EADDRINUSE' ? 'EINUSE' : 'EHOST',
           e.code === 'EADDRINUSE'
-            ? `the control socket @vxlan-user/${rt.inst.tapName} is taken: another vxlan-user with --name ${rt.inst.tapName} runs in this network namespace`
-            : `cannot open the control socket @vxlan-user/${rt.inst.tapName}: ${e.message}`,
+            ? `the control socket @vxlan-user/${rt.dev.tapName} is taken: another vxlan-user with --name ${rt.dev.tapName} runs in this network namespace`
+            : `cannot open the control socket @vxlan-user/${rt.dev.tapName}: ${e.message}`,
         ),
       );
     });
@@ -180,7 +180,7 @@ function serve(sock: Socket, rt: Runtime, hooks: ControlHooks, peer: PeerAccess)
     }
     if (peer.denied !== undefined && typeof req === 'object' && req !== null && isChange(req)) {
       process.stderr.write(`vxlan-user: control: refused ${opName(req)} from pid ${peer.pid} uid ${peer.uid}: ${peer.denied}\n`);
-      sock.write(encodeLine({ ok: false, exit: EXIT_DENIED, error: deniedMessage(rt.inst.tapName) }));
+      sock.write(encodeLine({ ok: false, exit: EXIT_DENIED, error: deniedMessage(rt.dev.tapName) }));
       return true;
     }
     const res = handle(rt, req);
@@ -254,7 +254,12 @@ function dispatch(rt: Runtime, req: Request): unknown {
     case 'neigh-show':
       return neighRows(t);
     case 'stats':
-      return { uptime_s: Math.round((Date.now() - rt.inst.startedAt) / 1000), counters: t.vtep.counters.snapshot() };
+      return {
+        uptime_s: Math.round((Date.now() - rt.inst.startedAt) / 1000),
+        counters: t.vtep.counters.snapshot(),
+        // A `vnis:` process: the datagrams that belong to no device, in their own section.
+        ...(rt.inst.stray !== undefined ? { socket: rt.inst.stray.snapshot() } : {}),
+      };
     case 'show':
       return showData(rt);
     case 'reload': {
@@ -271,15 +276,16 @@ function dispatch(rt: Runtime, req: Request): unknown {
 
 function showData(rt: Runtime): ShowData {
   const i = rt.inst;
-  const v = i.vtep;
+  const d = rt.dev;
+  const v = d.vtep;
   return {
-    name: i.tapName,
+    name: d.tapName,
     pid: process.pid,
     vni: rt.config.vni,
     local: i.localAddress,
     port: i.localPort,
-    mac: i.mac,
-    mtu: i.mtu,
+    mac: d.mac,
+    mtu: d.mtu,
     underlayMtu: i.underlayMtu,
     io: rt.config.io,
     ioPath: `${i.ioPath}; ${i.offloads}`,
@@ -293,7 +299,9 @@ function showData(rt: Runtime): ShowData {
     fdbEntries: v.fdb.size,
     defaultDestinations: v.fdb.defaults?.remotes.map((r) => r.ip) ?? [],
     neighbours: v.neigh.size,
-    routes: [...i.routes].map(([cidr, gateway]) => ({ cidr, gateway })),
+    routes: [...d.routes].map(([cidr, gateway]) => ({ cidr, gateway })),
+    // A `vnis:` process: every device it runs (this one included), for `show` to name its siblings.
+    ...(rt.group !== undefined ? { devices: i.devices.map((x) => ({ name: x.tapName, vni: x.config.vni })) } : {}),
     ...(rt.membership ? { etcd: rt.membership() } : {}),
   };
 }
@@ -310,28 +318,65 @@ export interface Operations {
  * closes what it opened and rethrows (the caller stops the instance).
  */
 export async function startOperations(inst: Instance, config: UpConfig, argv: readonly string[], log: Logger, hooks: ControlHooks): Promise<Operations> {
-  const rt: Runtime = {
+  const servers = new Map<string, ControlServer>();
+  const runtimeOf = (dev: Device, cfg: UpConfig, group: DeviceGroup | undefined): Runtime => ({
     inst,
+    dev,
+    ...(group ? { group } : {}),
     argv,
     log,
-    tables: { vtep: inst.vtep, vni: config.vni, dstport: config.dstport, family: isIPv6(inst.localAddress) ? 6 : 4, local: config.local, addr: config.addr },
-    config,
+    tables: { vtep: dev.vtep, vni: cfg.vni, dstport: cfg.dstport, family: isIPv6(inst.localAddress) ? 6 : 4, local: cfg.local, addr: cfg.addr },
+    config: cfg,
     reloads: 0,
     lastReload: undefined,
     metrics: undefined,
     ...(hooks.membership ? { membership: hooks.membership } : {}),
     notify: hooks.notify,
-  };
-  const control = await startControlServer(rt, hooks);
+  });
+  let rt: Runtime;
+  if (config.vnis === undefined) rt = runtimeOf(inst, config, undefined);
+  else {
+    // One control socket per device (`--name` picks it), one runtime each; a reload opens and closes them.
+    const byName = new Map<string, Runtime>();
+    const group: DeviceGroup = {
+      byName,
+      get head(): Runtime {
+        return rt;
+      },
+      open(dev: Device, cfg: UpConfig): Runtime {
+        const r = runtimeOf(dev, cfg, group);
+        r.metrics = rt.metrics;
+        byName.set(dev.tapName, r);
+        startControlServer(r, hooks).then(
+          (srv) => servers.set(dev.tapName, srv),
+          (e: Error) => log(`${dev.tapName}: ${e.message}`),
+        );
+        return r;
+      },
+      close(name: string): void {
+        servers.get(name)?.close();
+        servers.delete(name);
+        byName.delete(name);
+      },
+    };
+    for (const [k, dev] of inst.devices.entries()) byName.set(dev.tapName, runtimeOf(dev, config.vnis[k]!, group));
+    rt = byName.get(inst.tapName)!;
+  }
+  try {
+    for (const r of rt.group ? rt.group.byName.values() : [rt]) servers.set(r.dev.tapName, await startControlServer(r, hooks));
+  } catch (e) {
+    for (const srv of servers.values()) srv.close();
+    throw e;
+  }
   let metrics: MetricsServer | undefined;
   try {
     if (config.metrics) {
       metrics = await startMetricsServer(rt, config.metrics.host, config.metrics.port);
-      rt.metrics = metrics.address;
+      for (const r of rt.group ? rt.group.byName.values() : [rt]) r.metrics = metrics.address;
       log(`${inst.tapName}: metrics at http://${metrics.address}/metrics`);
     }
   } catch (e) {
-    control.close();
+    for (const srv of servers.values()) srv.close();
     throw e;
   }
   let closed = false;
@@ -340,7 +385,7 @@ export async function startOperations(inst: Instance, config: UpConfig, argv: re
     close(): void {
       if (closed) return;
       closed = true;
-      control.close();
+      for (const srv of servers.values()) srv.close();
       metrics?.close();
     },
   };

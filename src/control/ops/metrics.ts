@@ -11,6 +11,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { DROP_REASONS, type CounterName } from '../../dataplane/counters.js';
 import { VxlanUserError } from '../config/errors.js';
 import type { Runtime } from '../runtime/reload.js';
+import type { Device } from '../runtime/instance.js';
 
 export interface MetricsServer {
   /** `host:port` (IPv6 in brackets) where it listens. */
@@ -18,81 +19,121 @@ export interface MetricsServer {
   close(): void;
 }
 
-/** Builds the registry of one instance. Exported for tests that read it without HTTP. */
+/**
+ * Builds the registry of one instance. Exported for tests that read it without HTTP. A single-VNI process
+ * labels every series with `device` (a default label); a `vnis:` process labels each device's series with
+ * `device` and `vni`, and counts the datagrams that belong to no device in vxlan_user_socket_drops_total.
+ */
 export function buildRegistry(rt: Runtime): Registry {
   const reg = new Registry();
-  reg.setDefaultLabels({ device: rt.inst.tapName });
-  const vtep = rt.inst.vtep;
-  const get = (n: CounterName): number => vtep.counters.get(n);
+  const inst = rt.inst;
+  const multi = inst.stray !== undefined;
+  if (!multi) reg.setDefaultLabels({ device: inst.tapName });
+  const perDevice: readonly string[] = multi ? ['device', 'vni'] : [];
+  /** Calls `each` once per device with its labels and counters (live: a reload may add or remove devices). */
+  const devices = (each: (labels: Record<string, string>, d: Device) => void): void => {
+    for (const d of inst.devices) each(multi ? { device: d.tapName, vni: String(d.config.vni) } : {}, d);
+  };
 
   // A counter whose value is owned by the dataplane: reset and set it from the snapshot at scrape time.
-  const mirror = <L extends string>(name: string, help: string, labelNames: readonly L[], read: (set: (labels: Partial<Record<L, string>>, v: number) => void) => void): void => {
-    new Counter<L>({
+  const mirror = (name: string, help: string, labelNames: readonly string[], read: (set: (labels: Record<string, string>, d: Device, v: number) => void) => void): void => {
+    new Counter({
       name,
       help,
-      labelNames,
+      labelNames: [...labelNames, ...perDevice],
       registers: [reg],
       collect() {
         this.reset();
-        read((labels, v) => this.inc(labels, v));
+        read((labels, _d, v) => this.inc(labels, v));
       },
     });
   };
-  const gauge = (name: string, help: string, read: () => number): void => {
+  /** A counter mirrored per device from one counter per label value. */
+  const perDeviceCounter = (name: string, help: string, label: string | undefined, values: readonly (readonly [string, CounterName])[]): void =>
+    mirror(name, help, label === undefined ? [] : [label], (set) =>
+      devices((labels, d) => {
+        for (const [value, counter] of values) set(label === undefined ? labels : { [label]: value, ...labels }, d, d.vtep.counters.get(counter));
+      }),
+    );
+  const gauge = (name: string, help: string, read: (d: Device) => number): void => {
     new Gauge({
       name,
       help,
+      labelNames: perDevice,
       registers: [reg],
       collect() {
-        this.set(read());
+        this.reset();
+        devices((labels, d) => this.set(labels, read(d)));
       },
     });
   };
 
-  mirror('vxlan_user_packets_total', 'Packets delivered: tx = VXLAN datagrams sent to the underlay, rx = inner frames written to the TAP.', ['direction'], (set) => {
-    set({ direction: 'tx' }, get('tx_packets'));
-    set({ direction: 'rx' }, get('rx_packets'));
-  });
-  mirror('vxlan_user_bytes_total', 'Bytes delivered: tx = UDP payload bytes sent, rx = inner frame bytes written to the TAP.', ['direction'], (set) => {
-    set({ direction: 'tx' }, get('tx_bytes'));
-    set({ direction: 'rx' }, get('rx_bytes'));
-  });
-  mirror('vxlan_user_input_total', 'Inputs taken in: tx = frames read from the TAP, rx = datagrams received on the VXLAN socket.', ['direction'], (set) => {
-    set({ direction: 'tx' }, get('tx_frames'));
-    set({ direction: 'rx' }, get('rx_datagrams'));
-  });
-  mirror('vxlan_user_drops_total', 'Frames and datagrams dropped, by reason (the canonical counter names).', ['reason'], (set) => {
-    for (const r of DROP_REASONS) set({ reason: r }, get(r));
-  });
-  mirror('vxlan_user_flood_frames_total', 'Frames sent to the default destinations (broadcast, multicast, unknown unicast).', [], (set) => set({}, get('tx_flood_frames')));
-  mirror('vxlan_user_flood_copies_total', 'Datagrams produced by flooding (head-end replication: one per default destination).', [], (set) => set({}, get('tx_flood_copies')));
-  mirror('vxlan_user_arp_proxied_total', 'ARP requests answered locally from the static neighbour table.', [], (set) => set({}, get('arp_proxied')));
-  mirror('vxlan_user_ndp_proxied_total', 'IPv6 neighbour solicitations answered locally from the static neighbour table.', [], (set) => set({}, get('ndp_proxied')));
+  perDeviceCounter('vxlan_user_packets_total', 'Packets delivered: tx = VXLAN datagrams sent to the underlay, rx = inner frames written to the TAP.', 'direction', [['tx', 'tx_packets'], ['rx', 'rx_packets']]);
+  perDeviceCounter('vxlan_user_bytes_total', 'Bytes delivered: tx = UDP payload bytes sent, rx = inner frame bytes written to the TAP.', 'direction', [['tx', 'tx_bytes'], ['rx', 'rx_bytes']]);
+  perDeviceCounter('vxlan_user_input_total', 'Inputs taken in: tx = frames read from the TAP, rx = datagrams received on the VXLAN socket.', 'direction', [['tx', 'tx_frames'], ['rx', 'rx_datagrams']]);
+  perDeviceCounter('vxlan_user_drops_total', 'Frames and datagrams dropped, by reason (the canonical counter names).', 'reason', DROP_REASONS.map((r) => [r, r] as const));
+  perDeviceCounter('vxlan_user_flood_frames_total', 'Frames sent to the default destinations (broadcast, multicast, unknown unicast).', undefined, [['', 'tx_flood_frames']]);
+  perDeviceCounter('vxlan_user_flood_copies_total', 'Datagrams produced by flooding (head-end replication: one per default destination).', undefined, [['', 'tx_flood_copies']]);
+  perDeviceCounter('vxlan_user_arp_proxied_total', 'ARP requests answered locally from the static neighbour table.', undefined, [['', 'arp_proxied']]);
+  perDeviceCounter('vxlan_user_ndp_proxied_total', 'IPv6 neighbour solicitations answered locally from the static neighbour table.', undefined, [['', 'ndp_proxied']]);
+  const stray = inst.stray;
+  if (stray !== undefined) {
+    new Counter({
+      name: 'vxlan_user_socket_drops_total',
+      help: 'Datagrams that belong to no device of this process (an unknown VNI, a bad header), by reason.',
+      labelNames: ['reason'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        for (const r of DROP_REASONS) this.inc({ reason: r }, stray.get(r));
+      },
+    });
+  }
 
-  gauge('vxlan_user_fdb_entries', 'FDB entries (MACs), the default-destination entry included.', () => vtep.fdb.size);
-  gauge('vxlan_user_fdb_remotes', 'Remotes over all FDB entries.', () => vtep.fdb.all().reduce((n, e) => n + e.remotes.length, 0));
-  gauge('vxlan_user_default_destinations', 'Default destinations (remotes of the all-zeros entry).', () => vtep.fdb.defaults?.remotes.length ?? 0);
-  gauge('vxlan_user_fdb_learned_entries', 'FDB entries learned from traffic (0 while learning is off: every entry is static).', () => vtep.fdb.all().filter((e) => !e.static).length);
-  gauge('vxlan_user_neighbours', 'Static neighbours answered by proxy-ARP.', () => vtep.neigh.size);
-  gauge('vxlan_user_routes', 'Routes installed through the device.', () => rt.inst.routes.size);
-  gauge('vxlan_user_uptime_seconds', 'Seconds since the instance became ready.', () => (Date.now() - rt.inst.startedAt) / 1000);
+  gauge('vxlan_user_fdb_entries', 'FDB entries (MACs), the default-destination entry included.', (d) => d.vtep.fdb.size);
+  gauge('vxlan_user_fdb_remotes', 'Remotes over all FDB entries.', (d) => d.vtep.fdb.all().reduce((n, e) => n + e.remotes.length, 0));
+  gauge('vxlan_user_default_destinations', 'Default destinations (remotes of the all-zeros entry).', (d) => d.vtep.fdb.defaults?.remotes.length ?? 0);
+  gauge('vxlan_user_fdb_learned_entries', 'FDB entries learned from traffic (0 while learning is off: every entry is static).', (d) => d.vtep.fdb.all().filter((e) => !e.static).length);
+  gauge('vxlan_user_neighbours', 'Static neighbours answered by proxy-ARP.', (d) => d.vtep.neigh.size);
+  gauge('vxlan_user_routes', 'Routes installed through the device.', (d) => d.routes.size);
+  new Gauge({
+    name: 'vxlan_user_uptime_seconds',
+    help: 'Seconds since the instance became ready.',
+    registers: [reg],
+    collect() {
+      this.set((Date.now() - inst.startedAt) / 1000);
+    },
+  });
   // etcd mode (control/flannel/): membership is read when a scrape arrives, like everything else here.
   const etcd = rt.membership;
   if (etcd) {
-    gauge('vxlan_user_etcd_reachable', '1 while etcd answers, 0 while it does not (forwarding goes on with the last known state).', () => (etcd().reachable ? 1 : 0));
-    gauge('vxlan_user_etcd_leases', 'Remote subnet leases programmed (neighbour, FDB entry, route each).', () => etcd().leases.length);
-    gauge('vxlan_user_etcd_skipped_entries', 'Bad entries in etcd skipped so far (each distinct bad value once).', () => etcd().skipped);
-    gauge('vxlan_user_etcd_relists', 'Full re-lists after a broken watch (an outage, a compaction).', () => etcd().resyncs);
+    // etcd mode runs one device: these are process-wide.
+    const processGauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers: [reg], collect() { this.set(read()); } });
+    };
+    processGauge('vxlan_user_etcd_reachable', '1 while etcd answers, 0 while it does not (forwarding goes on with the last known state).', () => (etcd().reachable ? 1 : 0));
+    processGauge('vxlan_user_etcd_leases', 'Remote subnet leases programmed (neighbour, FDB entry, route each).', () => etcd().leases.length);
+    processGauge('vxlan_user_etcd_skipped_entries', 'Bad entries in etcd skipped so far (each distinct bad value once).', () => etcd().skipped);
+    processGauge('vxlan_user_etcd_relists', 'Full re-lists after a broken watch (an outage, a compaction).', () => etcd().resyncs);
   }
-  mirror('vxlan_user_reloads_total', 'Accepted configuration reloads.', [], (set) => set({}, rt.reloads));
-  new Gauge({
-    name: 'vxlan_user_info',
-    help: 'Constant 1, labelled with the instance configuration.',
-    labelNames: ['vni', 'dstport', 'io_path', 'tx_path'],
+  new Counter({
+    name: 'vxlan_user_reloads_total',
+    help: 'Accepted configuration reloads.',
     registers: [reg],
     collect() {
       this.reset();
-      this.set({ vni: String(rt.config.vni), dstport: String(rt.inst.localPort), io_path: rt.inst.ioPath, tx_path: rt.inst.txPath }, 1);
+      this.inc(rt.reloads);
+    },
+  });
+  new Gauge({
+    name: 'vxlan_user_info',
+    help: 'Constant 1, labelled with the instance configuration.',
+    labelNames: ['vni', 'dstport', 'io_path', 'tx_path', ...(multi ? ['device'] : [])],
+    registers: [reg],
+    collect() {
+      this.reset();
+      for (const d of inst.devices)
+        this.set({ vni: String(d.config.vni), dstport: String(inst.localPort), io_path: inst.ioPath, tx_path: inst.txPath, ...(multi ? { device: d.tapName } : {}) }, 1);
     },
   });
   collectDefaultMetrics({ register: reg, prefix: 'vxlan_user_' });

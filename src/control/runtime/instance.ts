@@ -1,13 +1,18 @@
 /**
- * One running VTEP: applies a validated UpConfig to the host and starts the dataplane; stops it cleanly.
+ * One running VTEP process: applies a validated UpConfig to the host and starts the dataplane; stops it cleanly.
+ * A single-VNI config makes one device; a `vnis:` config makes one device per entry, all on one UDP socket
+ * (the kernel's several vxlan devices on one port), which demultiplexes by VNI (dataplane/udp-port.ts).
  *
  * Apply order (each step registered for undo before the next runs, so a failure anywhere leaves nothing):
- *   1. underlay: check --dev / --local exist, learn the underlay MTU
- *   2. TAP device (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), never persistent
- *   3. UDP socket bound to --local:--dstport
- *   4. link: MAC, MTU, addresses, up
- *   5. FDB, neighbours (dataplane tables), routes through the device
- *   6. dataplane started; only then is the instance "ready"
+ *   1. underlay: check --dev / --local exist, learn the underlay MTU; refuse device names in use
+ *   2. per device: TAP device (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), never persistent
+ *   3. UDP socket bound to --local:--dstport (and the --srcport / DF send sockets), shared by all devices
+ *   4. per device: the first one's offload negotiation decides the offloads and the TX path of all; link (MAC,
+ *      MTU, addresses, up), FDB and neighbours, routes, dataplane started
+ * Only then is the instance "ready". Each device has its own undo stack, so a reload can add or remove one.
+ *
+ * Ownership: this module opens every TAP and socket and is the only one that closes them (the undo stacks);
+ * the dataplane borrows them.
  *
  * Which devices and sockets (the Linux TAP, the native or dgram UDP socket) is the caller's choice: the
  * composition root (src/cli/up.ts) passes a Platform; nothing here names an implementation.
@@ -20,13 +25,15 @@ import { deviceOfAddress, deviceToward, ip, ipOrThrow, linkExists, linkMtu, Undo
 import { Vtep } from '../../dataplane/vtep.js';
 import { TOS_INHERIT } from '../../dataplane/ecn.js';
 import { Neigh6Table } from '../../dataplane/ndp-proxy.js';
-import { TtlInheritBind } from '../../dataplane/ttl-inherit.js';
+import { FixedTtlBind, TtlInheritBind } from '../../dataplane/ttl-inherit.js';
+import { UdpPort } from '../../dataplane/udp-port.js';
+import type { TunnelTx } from '../../dataplane/tunnel-tx.js';
 import type { OffloadTap, Platform, QueuedUdpBind, TunableUdpBind, UdpBind, UdpIpOption } from '../../platform/types.js';
 import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN } from '../../wire/virtio-net.js';
 import { macFormat, macParse, macRandomLocal } from '../../wire/mac.js';
 import { ipv4AddrParse } from '../../wire/ipv4.js';
 import { ETH_HLEN } from '../../wire/ethernet.js';
-import { C } from '../../dataplane/counters.js';
+import { C, type Counters } from '../../dataplane/counters.js';
 import { DEFAULT_AGEING, DEFAULT_LEARNING } from '../config/defaults.js';
 import { openTunnelPath } from './tunnel-path.js';
 import { NativeTcpSegmenter } from '../../dataplane/tso-native.js';
@@ -37,30 +44,55 @@ export const OVERHEAD_V6 = 40 + 8 + 8 + ETH_HLEN; // 70
 /** Frames the TAP may queue toward the dataplane (see the comment where it is set). */
 export const TAP_TXQUEUELEN = 8192;
 
-export interface Instance {
+/** One device of an instance: a TAP with its VNI, tables and routes. */
+export interface Device {
+  /** The whole configuration of this device (the shared keys included). */
   readonly config: UpConfig;
   readonly vtep: Vtep;
   readonly tapName: string;
   readonly mac: string;
   readonly mtu: number;
+  /** Routes installed through the device (cidr → gateway); a reload diffs against it and keeps it current. */
+  readonly routes: Map<string, string>;
+  /** The `ready:` line printed on stdout for this device. */
+  readonly readyLine: string;
+}
+
+export interface Instance extends Device {
+  /** The configuration `up` started with (its first device's keys for a `vnis:` file). */
+  readonly config: UpConfig;
+  /** Every device, in start order; the fields of Device above are the first one's. */
+  readonly devices: readonly Device[];
+  /**
+   * A `vnis:` process: the socket's own counters, for datagrams that belong to no device (an unknown VNI, a
+   * bad header). Undefined for a single-VNI process, which counts them on its one device.
+   */
+  readonly stray: Counters | undefined;
   readonly underlayMtu: number;
   readonly localAddress: string;
   readonly localPort: number;
   readonly ioPath: string;
-  /** Routes installed through the device (cidr → gateway); a reload diffs against it and keeps it current. */
-  readonly routes: Map<string, string>;
   /** Which offloads are live and the TX path, e.g. "TAP TSO4/TSO6+CSUM on, UDP GSO on, UDP GRO on; TX path tap (...)". */
   readonly offloads: string;
   /** Where TCP super-frames leave: whole through the underlay-side TAP, or segmented onto the UDP socket. */
   readonly txPath: 'tap' | 'udp';
   readonly startedAt: number;
-  /** The `ready:` line printed on stdout. */
-  readonly readyLine: string;
-  /** Removes routes and the TAP device, closes sockets. Idempotent; never throws. */
+  /**
+   * Adds a device on the shared socket (a reload that adds a VNI to a `vnis:` process). Throws a
+   * VxlanUserError with nothing left behind when the host refuses; the other devices are not touched.
+   */
+  addDevice(cfg: UpConfig): Device;
+  /** Removes one device (its routes, TAP and tables); the others keep their traffic. */
+  removeDevice(name: string): void;
+  /** Removes routes and the TAP devices, closes sockets. Idempotent; never throws. */
   stop(): void;
 }
 
 export type Logger = (line: string) => void;
+
+/** Devices one `vnis:` process may hold: each owns SLOTS_PER_DEVICE destination slots of the shared sockets. */
+export const MAX_DEVICES = 32;
+const SLOTS_PER_DEVICE = 1024;
 
 export async function startInstance(cfg: UpConfig, log: Logger, platform: Platform): Promise<Instance> {
   const undo = new UndoStack();
@@ -72,8 +104,29 @@ export async function startInstance(cfg: UpConfig, log: Logger, platform: Platfo
   }
 }
 
+/** What every device of an instance shares: the underlay, the sockets, the offloads, the receive port. */
+interface Shared {
+  readonly platform: Platform;
+  readonly log: Logger;
+  readonly v6: boolean;
+  readonly underlayMtu: number;
+  readonly maxUdpPayload: number;
+  readonly udp: UdpBind;
+  readonly pool: readonly TunableUdpBind[];
+  readonly dfPool: readonly TunableUdpBind[];
+  readonly off: Offloads;
+  readonly tunnel: TunnelTx | undefined;
+  /** A `vnis:` process: the one receive port all devices join, and the free destination-slot blocks. */
+  readonly port: UdpPort | undefined;
+  readonly freeBlocks: number[];
+  readonly ioPath: string;
+  readonly localAddress: string;
+}
+
 async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Platform): Promise<Instance> {
-  const v6 = cfg.local !== undefined ? isIPv6(cfg.local) : cfg.remote.some((r) => isIPv6(r)) || cfg.fdb.some((f) => isIPv6(f.ip));
+  const multi = cfg.vnis !== undefined;
+  const all = cfg.vnis ?? [cfg];
+  const v6 = cfg.local !== undefined ? isIPv6(cfg.local) : all.some((d) => d.remote.some((r) => isIPv6(r)) || d.fdb.some((f) => isIPv6(f.ip)));
 
   // 1. Underlay.
   if (cfg.dev !== undefined && !linkExists(cfg.dev))
@@ -85,60 +138,60 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
     underlayDev ??= owner.ifname;
   }
   if (underlayDev === undefined) {
-    const first = cfg.remote[0] ?? cfg.fdb[0]?.ip;
+    const first = all.flatMap((d) => [...d.remote, ...d.fdb.map((f) => f.ip)])[0];
     if (first !== undefined) underlayDev = deviceToward(first);
   }
   const underlayMtu = (underlayDev !== undefined ? linkMtu(underlayDev) : undefined) ?? 1500;
-  const overhead = v6 ? OVERHEAD_V6 : OVERHEAD_V4;
-  const mtu = cfg.mtu ?? underlayMtu - overhead;
-  if (mtu < 68)
-    throw new VxlanUserError('ECONFIG', `the overlay MTU would be ${mtu}: the underlay MTU ${underlayMtu} leaves too little room for the ${overhead}-byte VXLAN overhead (IPv4 needs at least 68)`);
-  if (linkExists(cfg.name))
-    throw new VxlanUserError('EINUSE', `a network device named ${cfg.name} already exists in this namespace; choose another --name or remove it`);
+  for (const d of all) checkDeviceFree(d, underlayMtu, v6);
 
-  // 2. TAP.
-  let tap: OffloadTap;
-  try {
-    tap = platform.openTap(cfg.name, { vnetHdr: true });
-  } catch (e) {
-    throw tapError(e as NodeJS.ErrnoException, cfg.name);
-  }
-  undo.push(`close TAP ${cfg.name}`, () => tap.close());
+  // 2. TAP devices, one per device (each is handed to its device's own undo stack in step 4).
+  const taps: OffloadTap[] = [];
+  const handedOver = new Set<OffloadTap>();
+  undo.push('close TAP devices', () => {
+    for (const t of taps) if (!handedOver.has(t)) t.close();
+  });
+  for (const d of all) taps.push(openTapOf(platform, d.name));
 
-  // 3. UDP.
+  // 3. UDP: the --dstport socket, shared by every device.
   const bindAddr = cfg.local ?? (v6 ? '::' : '0.0.0.0');
+  const destinationSlots = multi ? MAX_DEVICES * SLOTS_PER_DEVICE : undefined;
   let udp: UdpBind;
   // The native socket takes outer-header options; the dgram fallback counts its ring drops.
   let tunable: TunableUdpBind | undefined;
   let queued: QueuedUdpBind | undefined;
   try {
     if (cfg.io === 'dgram') udp = queued = await platform.openDgramUdp({ address: bindAddr, port: cfg.dstport, device: cfg.dev ?? '' });
-    else udp = tunable = platform.openUdp({ address: bindAddr, port: cfg.dstport, device: cfg.dev ?? '' });
+    else udp = tunable = platform.openUdp({ address: bindAddr, port: cfg.dstport, device: cfg.dev ?? '', ...(destinationSlots ? { destinationSlots } : {}) });
   } catch (e) {
     throw udpError(e as NodeJS.ErrnoException, bindAddr, cfg.dstport);
   }
   undo.push('close UDP socket', () => udp.close());
+  const slotOpt = destinationSlots ? { destinationSlots } : {};
   // --srcport: send-only sockets on ports spread over the range (config refuses it with --io dgram).
-  const pool = cfg.srcport !== undefined ? openSourcePorts(platform, cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? '') : [];
+  const pool = cfg.srcport !== undefined ? openSourcePorts(platform, cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? '', slotOpt) : [];
   undo.push('close source-port sockets', () => pool.forEach((p) => p.close()));
   if (pool.length !== 0) log(`--srcport: ${pool.length} sending sockets, ports ${pool.map((p) => p.localPort).join(' ')}`);
-  // --df inherit: Linux has no per-datagram DF control message, so frames whose inner IPv4 packet has DF leave
-  // from DF-set twins of the sending sockets (ephemeral ports, or ports of the --srcport range).
+  // --df inherit (or, in a `vnis:` process, set): Linux has no per-datagram DF control message, so frames
+  // whose inner IPv4 packet has DF leave from DF-set twins of the sending sockets (ephemeral ports, or ports
+  // of the --srcport range).
   const dfPool: TunableUdpBind[] = [];
   undo.push('close DF sockets', () => dfPool.forEach((p) => p.close()));
-  if (cfg.df === 'inherit' && tunable !== undefined) {
-    if (cfg.srcport !== undefined) dfPool.push(...openSourcePorts(platform, cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? ''));
-    else dfPool.push(platform.openUdp({ address: bindAddr, port: 0, device: cfg.dev ?? '', rcvbuf: 64 << 10 }));
-    log(`--df inherit: ${dfPool.length} DF-set sending socket(s), port(s) ${dfPool.map((p) => p.localPort).join(' ')}`);
+  const dfTwins = all.some((d) => d.df === 'inherit' || (multi && d.df === 'set'));
+  if (dfTwins && tunable !== undefined) {
+    if (cfg.srcport !== undefined) dfPool.push(...openSourcePorts(platform, cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? '', slotOpt));
+    else dfPool.push(platform.openUdp({ address: bindAddr, port: 0, device: cfg.dev ?? '', rcvbuf: 64 << 10, ...slotOpt }));
+    log(`--df: ${dfPool.length} DF-set sending socket(s), port(s) ${dfPool.map((p) => p.localPort).join(' ')}`);
   }
-  // Outer header settings (--ttl, --tos, --df): socket-wide; config refuses them with --io dgram.
+  // Outer header settings: socket-wide for a single device (config refuses them with --io dgram). A `vnis:`
+  // process sets only the shared checksum options on the sockets: each device's TTL and TOS go per datagram,
+  // its DF by the choice of socket.
   for (const sock of [...(tunable === undefined ? [] : [tunable]), ...pool, ...dfPool]) {
-    const df = cfg.df === undefined ? undefined : cfg.df === 'set' || dfPool.includes(sock) ? 1 : 0;
+    const df = multi ? (dfPool.includes(sock) ? 1 : undefined) : cfg.df === undefined ? undefined : cfg.df === 'set' || dfPool.includes(sock) ? 1 : 0;
     const outer: [UdpIpOption, number | undefined][] = [
       // --ttl inherit: per datagram (TtlInheritBind); the socket keeps the route's hop limit for non-IP frames.
-      ['ttl', cfg.ttl === 'inherit' ? undefined : cfg.ttl],
+      ['ttl', multi || cfg.ttl === 'inherit' ? undefined : cfg.ttl],
       // The per-datagram IP_TOS control message (ECN, inherit) overrides this; it covers any send without one.
-      ['tos', cfg.tos === undefined || cfg.tos === 'inherit' ? undefined : cfg.tos & ~3],
+      ['tos', multi || cfg.tos === undefined || cfg.tos === 'inherit' ? undefined : cfg.tos & ~3],
       ['df', df],
       // UDP checksums: --noudpcsum (IPv4), --udp6zerocsumtx / --udp6zerocsumrx (IPv6); config checks the family.
       ['nocheck', cfg.udpcsum === false ? 1 : undefined],
@@ -152,97 +205,205 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
     }
   }
 
-
-  // 4. Link.
-  const macNum = cfg.mac !== undefined ? macParse(cfg.mac)! : macRandomLocal(randomBytes(6));
-  const mac = macFormat(macNum);
-  // txqueuelen: the TAP's queue toward us is a ring of this many frames; a sender's burst beyond it is
-  // dropped (counted by the kernel as TX drops on the device). The kernel's vxlan device has no such queue
-  // (it transmits inline), so give bursts room: 1000 (the default) measured 6 % loss for 200 Mbit/s of
-  // 1400-byte UDP from iperf3; TCP is unaffected (TCP small queues bound what one socket queues).
-  ipOrThrow(['link', 'set', 'dev', tap.name, 'address', mac, 'mtu', String(mtu), 'txqueuelen', String(TAP_TXQUEUELEN)], `cannot set MAC ${mac} and MTU ${mtu} on ${tap.name}`, 'ECONFIG');
-  for (const a of cfg.addr) ipOrThrow(['addr', 'add', a, 'dev', tap.name], `cannot add address ${a} to ${tap.name}`, 'ECONFIG');
-  ipOrThrow(['link', 'set', 'dev', tap.name, 'up'], `cannot bring ${tap.name} up`);
-
-  // 5. Offloads (each one only if the kernel accepts it; the log line says which path is live), tables, routes.
-  // The kernel refuses UDP_SEGMENT sends (EINVAL) on a socket that sends zero checksums.
+  // 4. Devices. The first one's TAP negotiates the offloads (the TAP offload is per device).
   const zeroCsum = cfg.udpcsum === false ? '--noudpcsum' : cfg.udp6zerocsumtx === true ? '--udp6zerocsumtx' : undefined;
-  const off = negotiateOffloads(tap, udp, cfg.offload !== 'off', zeroCsum);
   const maxUdpPayload = underlayMtu - (v6 ? 40 : 20) - 8;
-  const txPath = openTunnelPath({ cfg, tso: off.tso, v6, underlayDev, slots: udp.destinationSlots, platform }, undo);
-  const offloads = `${off.summary}; ${txPath.summary}`;
-  // --ttl inherit: every socket the Vtep sends from sets an IP_TTL / IPV6_HOPLIMIT per datagram.
-  const sendVia = (b: UdpBind): UdpBind => (cfg.ttl === 'inherit' ? new TtlInheritBind(b) : b);
-  const vtep = new Vtep(tap, sendVia(udp), {
-    vni: cfg.vni,
-    ownMac: macNum,
-    maxUdpPayload,
-    maxFrame: Math.max(mtu, 1500) + ETH_HLEN + 4,
-    tapMtu: mtu,
-    dstport: cfg.dstport,
-    tso: off.tso,
-    udpGso: off.gso,
-    udpGro: off.gro,
-    rxCoalesce: cfg.offload !== 'off',
-    learning: cfg.learning ?? DEFAULT_LEARNING,
-    ageing: cfg.ageing ?? DEFAULT_AGEING,
-    tos: cfg.tos === 'inherit' ? TOS_INHERIT : cfg.tos ?? 0,
-    srcPool: pool.filter((p) => !off.gso || p.enableOffload('gso')).map(sendVia),
-    dfPool: dfPool.filter((p) => !off.gso || p.enableOffload('gso')).map(sendVia),
-    ...(txPath.tunnel === undefined ? {} : { tunnelTx: txPath.tunnel }),
-    ...(cfg.df === undefined ? {} : { df: cfg.df }),
-    ...(platform.segmentTcp === undefined ? {} : { segmenter: new NativeTcpSegmenter(platform.segmentTcp) }),
-    ...(cfg.reservedBits === undefined ? {} : { reserved: cfg.reservedBits }),
+  let off: Offloads | undefined;
+  let tunnel: TunnelTx | undefined;
+  let txSummary = '';
+  const shared = (): Shared => ({
+    platform, log, v6, underlayMtu, maxUdpPayload, udp, pool, dfPool, off: off!, tunnel, port, freeBlocks,
+    ioPath: udp.ioPath, localAddress: cfg.local ?? bindAddr,
   });
-  for (const r of cfg.remote) vtep.fdb.append(0, r);
-  for (const f of cfg.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
-  const neigh = new Map<number, number>();
-  for (const n of cfg.neigh) {
-    const a = ipv4AddrParse(n.ip);
-    if (a !== undefined) neigh.set(a, n.macNum);
-  }
-  vtep.neigh = neigh;
-  // IPv6 neighbours: the NDP proxy. (Set at start; `neigh` control commands and reload handle IPv4 only.)
-  vtep.neigh6 = new Neigh6Table(cfg.neigh.filter((n) => isIPv6(n.ip)).map((n) => [n.ip, n.macNum] as const));
-  vtep.peersOnly = cfg.peersOnly ?? false;
-  const routes = new Map<string, string>();
-  undo.push('remove routes', () => {
-    for (const [cidr, gw] of [...routes].reverse()) void ip(['route', 'del', cidr, 'via', gw, 'dev', tap.name]);
+  const freeBlocks = multi ? Array.from({ length: MAX_DEVICES }, (_, i) => MAX_DEVICES - 1 - i) : [];
+  let port: UdpPort | undefined;
+  const devices: OpenDevice[] = [];
+  // Devices stay listed after a stop: the exit's counter dump reads them.
+  undo.push('remove devices', () => {
+    for (const d of [...devices].reverse()) d.stop(log);
   });
-  for (const r of cfg.route) {
-    ipOrThrow(['route', 'add', r.cidr, 'via', r.gateway, 'dev', tap.name], `cannot add route ${r.cidr} via ${r.gateway}`, 'ECONFIG');
-    routes.set(r.cidr, r.gateway);
+  for (const [k, d] of all.entries()) {
+    const tap = taps[k]!;
+    handedOver.add(tap);
+    if (off === undefined) {
+      // Offloads (each one only if the kernel accepts it; the log line says which path is live).
+      // The kernel refuses UDP_SEGMENT sends (EINVAL) on a socket that sends zero checksums.
+      try {
+        off = negotiateOffloads(tap, udp, cfg.offload !== 'off', zeroCsum);
+        const txPath = openTunnelPath({ cfg, tso: off.tso, v6, underlayDev, slots: udp.destinationSlots, platform }, undo);
+        tunnel = txPath.tunnel;
+        txSummary = txPath.summary;
+        if (multi)
+          port = new UdpPort(udp, { batchSize: 64, udpGro: off.gro, ...(cfg.reservedBits ? { reserved: cfg.reservedBits } : {}), clock: () => performance.now() / 1000 });
+      } catch (e) {
+        tap.close();
+        throw e;
+      }
+    } else if (cfg.offload !== 'off' && tap.setOffload(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) !== 0 && off.tso) {
+      tap.close();
+      throw new VxlanUserError('EHOST', `cannot give ${d.name} the TAP offloads its sibling devices have`);
+    }
+    devices.push(openDevice(d, tap, shared()));
   }
-
-  // 6. Dataplane.
-  vtep.start();
+  const offloads = `${off!.summary}; ${txSummary}`;
+  const first = devices[0]!;
   const localAddress = cfg.local ?? bindAddr;
-  const readyLine = `ready: ${tap.name} vni ${cfg.vni} udp ${v6 ? `[${localAddress}]` : localAddress}:${udp.localPort} mac ${mac} mtu ${mtu} io ${cfg.io}`;
-  log(`${tap.name}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; ${offloads}`);
+  log(`${devices.map((d) => d.tapName).join(', ')}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; ${offloads}`);
 
   let stopped = false;
-  return {
+  const inst: Instance = {
     config: cfg,
-    vtep,
-    tapName: tap.name,
-    mac,
-    mtu,
+    get vtep() { return first.vtep; },
+    tapName: first.tapName,
+    mac: first.mac,
+    mtu: first.mtu,
+    routes: first.routes,
+    readyLine: first.readyLine,
+    get devices(): readonly Device[] { return devices; },
+    stray: port?.stray,
     underlayMtu,
     localAddress,
     localPort: udp.localPort,
     ioPath: udp.ioPath,
-    routes,
     offloads,
-    txPath: txPath.tunnel === undefined ? 'udp' : 'tap',
+    txPath: tunnel === undefined ? 'udp' : 'tap',
     startedAt: Date.now(),
-    readyLine,
+    addDevice(d: UpConfig): Device {
+      if (port === undefined) throw new VxlanUserError('ECONFIG', 'only a process started from a vnis: list can add a device');
+      checkDeviceFree(d, underlayMtu, v6);
+      const tap = openTapOf(platform, d.name);
+      if (cfg.offload !== 'off' && off!.tso && tap.setOffload(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) !== 0) {
+        tap.close();
+        throw new VxlanUserError('EHOST', `cannot give ${d.name} the TAP offloads its sibling devices have`);
+      }
+      const dev = openDevice(d, tap, shared());
+      devices.push(dev);
+      return dev;
+    },
+    removeDevice(name: string): void {
+      const i = devices.findIndex((d) => d.tapName === name);
+      if (i < 0) return;
+      const [dev] = devices.splice(i, 1);
+      dev!.stop(log);
+    },
     stop(): void {
       if (stopped) return;
       stopped = true;
-      if (queued !== undefined) vtep.counters.v[C.pool_exhausted]! += queued.ringFull;
-      undo.run(log); // routes first (newest first), then the socket, then the TAP (the device disappears)
+      if (queued !== undefined) first.vtep.counters.v[C.pool_exhausted]! += queued.ringFull;
+      undo.run(log); // devices first (routes, then TAP; newest first), then the sockets
     },
   };
+  return inst;
+}
+
+/** A device as the instance holds it: with its own undo stack, so that it can go alone. */
+interface OpenDevice extends Device {
+  stop(log: Logger): void;
+}
+
+/** Refuses, before anything is created, a device whose MTU cannot work or whose name is taken. */
+function checkDeviceFree(d: UpConfig, underlayMtu: number, v6: boolean): void {
+  const overhead = v6 ? OVERHEAD_V6 : OVERHEAD_V4;
+  const mtu = d.mtu ?? underlayMtu - overhead;
+  if (mtu < 68)
+    throw new VxlanUserError('ECONFIG', `the overlay MTU of ${d.name} would be ${mtu}: the underlay MTU ${underlayMtu} leaves too little room for the ${overhead}-byte VXLAN overhead (IPv4 needs at least 68)`);
+  if (linkExists(d.name))
+    throw new VxlanUserError('EINUSE', `a network device named ${d.name} already exists in this namespace; choose another --name or remove it`);
+}
+
+function openTapOf(platform: Platform, name: string): OffloadTap {
+  try {
+    return platform.openTap(name, { vnetHdr: true });
+  } catch (e) {
+    throw tapError(e as NodeJS.ErrnoException, name);
+  }
+}
+
+/**
+ * One device on the shared sockets: link settings, the Vtep, its tables and routes, started. Everything it
+ * creates is on its own undo stack (the TAP included, closed last), run on failure and by stop().
+ */
+function openDevice(d: UpConfig, tap: OffloadTap, s: Shared): OpenDevice {
+  const undo = new UndoStack();
+  undo.push(`close TAP ${d.name}`, () => tap.close());
+  try {
+    const overhead = s.v6 ? OVERHEAD_V6 : OVERHEAD_V4;
+    const mtu = d.mtu ?? s.underlayMtu - overhead;
+    // Link.
+    const macNum = d.mac !== undefined ? macParse(d.mac)! : macRandomLocal(randomBytes(6));
+    const mac = macFormat(macNum);
+    // txqueuelen: the TAP's queue toward us is a ring of this many frames; a sender's burst beyond it is
+    // dropped (counted by the kernel as TX drops on the device). The kernel's vxlan device has no such queue
+    // (it transmits inline), so give bursts room: 1000 (the default) measured 6 % loss for 200 Mbit/s of
+    // 1400-byte UDP from iperf3; TCP is unaffected (TCP small queues bound what one socket queues).
+    ipOrThrow(['link', 'set', 'dev', tap.name, 'address', mac, 'mtu', String(mtu), 'txqueuelen', String(TAP_TXQUEUELEN)], `cannot set MAC ${mac} and MTU ${mtu} on ${tap.name}`, 'ECONFIG');
+    for (const a of d.addr) ipOrThrow(['addr', 'add', a, 'dev', tap.name], `cannot add address ${a} to ${tap.name}`, 'ECONFIG');
+    ipOrThrow(['link', 'set', 'dev', tap.name, 'up'], `cannot bring ${tap.name} up`);
+
+    // Dataplane. --ttl inherit: every socket the Vtep sends from sets an IP_TTL / IPV6_HOPLIMIT per datagram;
+    // in a `vnis:` process so does a fixed --ttl (the sockets are shared).
+    const multi = s.port !== undefined;
+    const sendVia = (b: UdpBind): UdpBind => (d.ttl === 'inherit' ? new TtlInheritBind(b) : multi && d.ttl !== undefined ? new FixedTtlBind(b, d.ttl) : b);
+    const off = s.off;
+    let block: number | undefined;
+    if (multi) {
+      block = s.freeBlocks.pop();
+      if (block === undefined) throw new VxlanUserError('ECONFIG', `${d.name}: a process holds at most ${MAX_DEVICES} devices`);
+      const b = block;
+      undo.push('free destination slots', () => s.freeBlocks.push(b));
+    }
+    const gsoOk = (p: TunableUdpBind): boolean => !off.gso || p.enableOffload('gso');
+    // A device whose DF is not inherited sends from the DF twins only with --df set in a `vnis:` process.
+    const wantsDf = d.df === 'inherit' || (multi && d.df === 'set');
+    const vtep = new Vtep(tap, sendVia(s.udp), {
+      vni: d.vni,
+      ownMac: macNum,
+      maxUdpPayload: s.maxUdpPayload,
+      maxFrame: Math.max(mtu, 1500) + ETH_HLEN + 4,
+      tapMtu: mtu,
+      dstport: d.dstport,
+      tso: off.tso,
+      udpGso: off.gso,
+      udpGro: off.gro,
+      rxCoalesce: d.offload !== 'off',
+      learning: d.learning ?? DEFAULT_LEARNING,
+      ageing: d.ageing ?? DEFAULT_AGEING,
+      tos: d.tos === 'inherit' ? TOS_INHERIT : d.tos ?? 0,
+      srcPool: s.pool.filter(gsoOk).map(sendVia),
+      dfPool: wantsDf ? s.dfPool.filter(gsoOk).map(sendVia) : [],
+      ...(s.tunnel === undefined ? {} : { tunnelTx: s.tunnel }),
+      ...(d.df === undefined ? {} : { df: d.df }),
+      ...(s.platform.segmentTcp === undefined ? {} : { segmenter: new NativeTcpSegmenter(s.platform.segmentTcp) }),
+      ...(d.reservedBits === undefined ? {} : { reserved: d.reservedBits }),
+      ...(s.port === undefined ? {} : { port: s.port, slots: { base: block! * SLOTS_PER_DEVICE, count: SLOTS_PER_DEVICE } }),
+    });
+    undo.push(`stop the dataplane of ${d.name}`, () => vtep.stop());
+    for (const r of d.remote) vtep.fdb.append(0, r);
+    for (const f of d.fdb) vtep.fdb.append(f.macNum, f.ip, f.port, f.vni);
+    const neigh = new Map<number, number>();
+    for (const n of d.neigh) {
+      const a = ipv4AddrParse(n.ip);
+      if (a !== undefined) neigh.set(a, n.macNum);
+    }
+    vtep.neigh = neigh;
+    vtep.neigh6 = new Neigh6Table(d.neigh.filter((n) => isIPv6(n.ip)).map((n) => [n.ip, n.macNum] as const));
+    vtep.peersOnly = d.peersOnly ?? false;
+    const routes = new Map<string, string>();
+    undo.push(`remove routes of ${d.name}`, () => {
+      for (const [cidr, gw] of [...routes].reverse()) void ip(['route', 'del', cidr, 'via', gw, 'dev', tap.name]);
+    });
+    for (const r of d.route) {
+      ipOrThrow(['route', 'add', r.cidr, 'via', r.gateway, 'dev', tap.name], `cannot add route ${r.cidr} via ${r.gateway}`, 'ECONFIG');
+      routes.set(r.cidr, r.gateway);
+    }
+    vtep.start();
+    const la = s.localAddress;
+    const readyLine = `ready: ${tap.name} vni ${d.vni} udp ${s.v6 ? `[${la}]` : la}:${s.udp.localPort} mac ${mac} mtu ${mtu} io ${d.io}`;
+    return { config: d, vtep, tapName: tap.name, mac, mtu, routes, readyLine, stop: (log: Logger) => undo.run(log) };
+  } catch (e) {
+    undo.run(s.log);
+    throw e;
+  }
 }
 
 interface Offloads {
@@ -279,7 +440,7 @@ const SRCPORT_SOCKETS = 16;
  * Opens up to SRCPORT_SOCKETS send sockets on ports spread evenly over [min, max]: in each share of the range,
  * the first port that is free (EADDRINUSE moves on; --dstport is skipped). Throws when none could be bound.
  */
-function openSourcePorts(platform: Platform, range: { min: number; max: number }, dstport: number, addr: string, dev: string): TunableUdpBind[] {
+function openSourcePorts(platform: Platform, range: { min: number; max: number }, dstport: number, addr: string, dev: string, extra: { destinationSlots?: number } = {}): TunableUdpBind[] {
   const span = range.max - range.min + 1;
   const want = Math.min(SRCPORT_SOCKETS, span);
   const out: TunableUdpBind[] = [];
@@ -291,7 +452,7 @@ function openSourcePorts(platform: Platform, range: { min: number; max: number }
         if (port === dstport) continue;
         try {
           // Send-only: never read, so a small receive buffer.
-          out.push(platform.openUdp({ address: addr, port, device: dev, rcvbuf: 64 << 10 }));
+          out.push(platform.openUdp({ address: addr, port, device: dev, rcvbuf: 64 << 10, ...extra }));
           break;
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw udpError(e as NodeJS.ErrnoException, addr, port);

@@ -17,14 +17,18 @@ import type { RouteSpec, UpConfig } from '../config/config-types.js';
 import { parseUpArgs } from '../config/config.js';
 import { VxlanUserError } from '../config/errors.js';
 import { ip } from './host.js';
-import type { Instance, Logger } from './instance.js';
+import type { Device, Instance, Logger } from './instance.js';
 import type { Notifier } from './notifier.js';
 import type { EtcdShow } from '../ops/control-protocol.js';
 import { replaceFdb, replaceNeigh, type TableContext, type TableDiff } from './tables.js';
 
-/** The live state of one `up` process that the control plane reads and changes. */
+/** The live state of one device of an `up` process that the control plane reads and changes. */
 export interface Runtime {
   readonly inst: Instance;
+  /** The device this runtime serves (its control socket, its tables); a single-VNI process has one. */
+  readonly dev: Device;
+  /** A `vnis:` process: every device's runtime, and how a reload opens and closes one. */
+  readonly group?: DeviceGroup;
   /** The `up` arguments, parsed again on every reload. */
   readonly argv: readonly string[];
   readonly tables: TableContext;
@@ -42,6 +46,18 @@ export interface Runtime {
   membership?: () => EtcdShow;
 }
 
+/** The devices of a `vnis:` process as the operations side serves them (one control socket each). */
+export interface DeviceGroup {
+  /** Every device's runtime, by device name. */
+  readonly byName: Map<string, Runtime>;
+  /** The runtime the process-wide views (metrics) were built on: told about every reload too. */
+  readonly head: Runtime;
+  /** Starts serving a device a reload added (its runtime and control socket). */
+  open(dev: Device, config: UpConfig): Runtime;
+  /** Stops serving a device a reload is about to remove. */
+  close(name: string): void;
+}
+
 /** The --config file named in `up`'s arguments, if any. */
 export function configFileOf(argv: readonly string[]): string | undefined {
   let file: string | undefined;
@@ -54,7 +70,13 @@ export function configFileOf(argv: readonly string[]): string | undefined {
   return file;
 }
 
-/** Fields of UpConfig that a running instance cannot change: the socket, the device and the metrics server. */
+/** Fields of UpConfig shared by every device that a running process cannot change: the sockets and the metrics server. */
+const SHARED_FIXED: readonly string[] = [
+  'dstport', 'local', 'dev', 'io', 'offload', 'metrics', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'txPath', 'reservedBits',
+];
+/** Fields of one device that cannot change while it runs (a `vnis:` reload may remove it and add another). */
+const DEVICE_FIXED: readonly string[] = ['vni', 'name', 'mac', 'mtu', 'addr', 'learning', 'ageing', 'ttl', 'tos', 'df'];
+/** Fields of UpConfig that a running single-VNI instance cannot change: the socket, the device and the metrics server. */
 const FIXED: readonly string[] = [
   'vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'addr', 'io', 'offload', 'metrics', 'learning', 'ageing',
   'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'txPath', 'reservedBits',
@@ -63,9 +85,9 @@ const FIXED: readonly string[] = [
 const show = (v: unknown): string => (v === undefined ? '(unset)' : Array.isArray(v) ? `[${v.join(', ')}]` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
 
 /** One phrase per fixed field that differs: `vni 10001 → 10002`. */
-export function fixedChanges(cur: UpConfig, next: UpConfig): string[] {
+export function fixedChanges(cur: UpConfig, next: UpConfig, fields: readonly string[] = FIXED): string[] {
   const out: string[] = [];
-  for (const k of FIXED) {
+  for (const k of fields) {
     const a = show((cur as unknown as Record<string, unknown>)[k]);
     const b = show((next as unknown as Record<string, unknown>)[k]);
     if (a !== b) out.push(`${k} ${a} → ${b}`);
@@ -158,28 +180,85 @@ function reloadOnce(rt: Runtime): string {
       if (e instanceof VxlanUserError) throw new VxlanUserError('ECONFIG', `reload of ${file} refused, running state kept: ${e.message}`);
       throw e;
     }
+    const refused = (what: string): VxlanUserError =>
+      new VxlanUserError('ECONFIG', `reload of ${file} refused, running state kept: ${what} (restart the instance to apply)`);
+    if (rt.group !== undefined) return reloadGroup(rt, rt.group, file, next, stamp, refused);
+    if (next.vnis !== undefined) throw refused('a single-VNI instance cannot take a vnis: list while running');
     const fixed = fixedChanges(rt.config, next);
-    if (fixed.length > 0)
-      throw new VxlanUserError('ECONFIG', `reload of ${file} refused, running state kept: ${fixed.join('; ')} cannot change while running (restart the instance to apply)`);
-
-    const plan = planRoutes(rt.inst.routes, next.route);
-    applyRoutePlan(rt.inst.tapName, rt.inst.routes, plan, rt.log);
-    let fdb: TableDiff;
-    try {
-      fdb = replaceFdb(rt.tables, next.remote, next.fdb);
-    } catch (e) {
-      // Only the destination-slot limit can refuse here (dataplane/fdb.ts): say so plainly.
-      throw new VxlanUserError('ERUNTIME', `reload of ${file} failed while replacing the FDB: ${(e as Error).message}`);
-    }
-    const neigh = replaceNeigh(rt.tables, next.neigh);
-    rt.tables.vtep.peersOnly = next.peersOnly ?? false;
+    if (fixed.length > 0) throw refused(`${fixed.join('; ')} cannot change while running`);
+    const summary = `reloaded ${file}: ${reloadTables(rt, next, file)}`;
     rt.config = next;
     rt.reloads++;
-    const summary = `reloaded ${file}: fdb ${diffText(fdb)}, neigh ${diffText(neigh)}, routes +${plan.add.length} -${plan.del.length} ~${plan.change.length}`;
     rt.lastReload = `${stamp} ${summary}`;
     return summary;
   } catch (e) {
     rt.lastReload = `${stamp} ${(e as Error).message}`;
     throw e;
   }
+}
+
+/** Routes, FDB, neighbours and --peers-only of one device from `next`; returns what changed, in one phrase. */
+function reloadTables(rt: Runtime, next: UpConfig, file: string): string {
+  const plan = planRoutes(rt.dev.routes, next.route);
+  applyRoutePlan(rt.dev.tapName, rt.dev.routes, plan, rt.log);
+  let fdb: TableDiff;
+  try {
+    fdb = replaceFdb(rt.tables, next.remote, next.fdb);
+  } catch (e) {
+    // Only the destination-slot limit can refuse here (dataplane/fdb.ts): say so plainly.
+    throw new VxlanUserError('ERUNTIME', `reload of ${file} failed while replacing the FDB of ${rt.dev.tapName}: ${(e as Error).message}`);
+  }
+  const neigh = replaceNeigh(rt.tables, next.neigh);
+  rt.tables.vtep.peersOnly = next.peersOnly ?? false;
+  return `fdb ${diffText(fdb)}, neigh ${diffText(neigh)}, routes +${plan.add.length} -${plan.del.length} ~${plan.change.length}`;
+}
+
+/**
+ * A `vnis:` process: devices are matched by name. Gone ones are removed, new ones added, kept ones get their
+ * tables reloaded — each device alone, so the others' traffic never stops. What cannot change (the shared
+ * socket keys, a kept device's VNI, MAC, MTU, ...) is refused before anything is touched.
+ */
+function reloadGroup(rt: Runtime, g: DeviceGroup, file: string, next: UpConfig, stamp: string, refused: (what: string) => VxlanUserError): string {
+  if (next.vnis === undefined) throw refused('a vnis: list cannot become a single-VNI config while running');
+  const shared = fixedChanges(rt.config, next, SHARED_FIXED);
+  const want = new Map(next.vnis.map((d) => [d.name, d]));
+  const perDevice: string[] = [];
+  for (const [name, cur] of g.byName) {
+    const d = want.get(name);
+    if (d !== undefined) perDevice.push(...fixedChanges(cur.config, d, DEVICE_FIXED).map((c) => `${name}: ${c}`));
+  }
+  const fixed = [...shared, ...perDevice];
+  if (fixed.length > 0) throw refused(`${fixed.join('; ')} cannot change while running`);
+  const removed = [...g.byName.keys()].filter((n) => !want.has(n));
+  // Removed first: their VNIs and destination slots are free for the added ones.
+  for (const name of removed) {
+    g.close(name);
+    rt.inst.removeDevice(name);
+  }
+  const added: string[] = [];
+  for (const d of next.vnis) {
+    if (g.byName.has(d.name)) continue;
+    let dev: Device;
+    try {
+      dev = rt.inst.addDevice(d);
+    } catch (e) {
+      const gone = removed.length > 0 ? ` (${removed.join(', ')} already removed)` : '';
+      throw new VxlanUserError('ERUNTIME', `reload of ${file} failed while adding ${d.name}: ${(e as Error).message}${gone}`);
+    }
+    g.open(dev, d);
+    added.push(d.name);
+  }
+  const parts: string[] = [];
+  for (const d of next.vnis) {
+    if (added.includes(d.name)) continue;
+    const r = g.byName.get(d.name)!;
+    parts.push(`${d.name} ${reloadTables(r, d, file)}`);
+    r.config = d;
+  }
+  const summary = `reloaded ${file}: devices +${added.length} -${removed.length}${added.length ? ` (added ${added.join(', ')})` : ''}${removed.length ? ` (removed ${removed.join(', ')})` : ''}; ${parts.join('; ')}`;
+  for (const r of new Set([...g.byName.values(), g.head])) {
+    r.reloads++;
+    r.lastReload = `${stamp} ${summary}`;
+  }
+  return summary;
 }
