@@ -65,13 +65,13 @@ export function loadOverlay(file: string): Overlay {
   if (!('nodes' in obj)) {
     throw new ConfigError(`--config ${file} describes one node (it has no 'nodes:' list): this needs the whole-overlay form, see docs/overlay.md`);
   }
-  return parseOverlay(obj, file, SCALAR_KEYS);
+  return parseOverlay(obj, file);
 }
 
 /** Read a version-1 config file into raw values; the whole-overlay form (nodes:) derives them for one node (overlay.ts). */
 export function loadConfigFile(file: string, node: string | undefined): RawUp {
   const obj = readConfigFile(file);
-  if ('nodes' in obj) return overlayRaw(obj, file, node, SCALAR_KEYS);
+  if ('nodes' in obj) return overlayRaw(obj, file, node);
   if (node !== undefined) throw nodeWithoutOverlay(node, file);
   for (const key of Object.keys(obj)) {
     if (!FILE_KEYS.includes(key)) {
