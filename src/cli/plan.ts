@@ -4,7 +4,8 @@
  *   --as-kernel  print the equivalent iproute2 commands for the kernel's vxlan device instead;
  *   --all        every node of a whole-overlay file, one after the other.
  */
-import { loadOverlay, parseUpArgs } from '../control/config/config.js';
+import { parseUpArgs } from '../control/config/config.js';
+import { loadOverlay } from '../control/config/file.js';
 import type { UpConfig } from '../control/config/config-types.js';
 import { UsageError } from '../control/config/errors.js';
 import { selectNode, type Overlay, type OverlayNode } from '../control/config/overlay.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOverlay } from '../../src/control/config/config.js';
+import { loadOverlay } from '../../src/control/config/file.js';
 import { netTestGate, testPrefix } from '../../src/testbed/index.js';
 import { buildOverlayTestbed, type OverlayTestbed } from '../../src/cli/demo-topology.js';
 import { assertBuilt, startVtep, type RunningVtep } from './vtep-process.js';

@@ -2,7 +2,7 @@
 // namespace, builds kernel vxlan devices that really carry pod-to-pod pings across clusters; one node runs
 // vxlan-user from the same file, picking itself by its underlay address (no --node).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOverlay } from '../../src/control/config/config.js';
+import { loadOverlay } from '../../src/control/config/file.js';
 import { netTestGate, testPrefix } from '../../src/testbed/index.js';
 import { buildOverlayTestbed, type OverlayTestbed } from '../../src/cli/demo-topology.js';
 import { assertBuilt, runCli, startVtep, type RunningVtep } from './vtep-process.js';

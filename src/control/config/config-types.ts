@@ -37,7 +37,7 @@ export interface RawOrigin {
   readonly key: string;
   readonly file?: string;
 }
-/** One value as step 1 of config.ts collects it from a flag or a file (overlay.ts derives them too), before validation. */
+/** One value as args.ts (a flag) or file.ts (a file key) collects it (overlay.ts derives them too), before validation. */
 export interface RawValue {
   readonly value: unknown;
   readonly origin: RawOrigin;

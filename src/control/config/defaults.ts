@@ -1,8 +1,8 @@
 /**
  * Defaults and limits of `vxlan-user up`, in one place.
  *
- * The config front end (config.ts) resolves defaults from here and quotes the limits in its error
- * sentences; the help text (help.ts) prints the same numbers, so the two cannot drift apart.
+ * The config front end resolves defaults from here (validate.ts) and quotes the limits in its error
+ * sentences (values.ts, validate.ts); the help text (help.ts) prints the same numbers, so the two cannot drift apart.
  * Values resolved later, when the host is known (the MAC and the MTU), are documented here but not set.
  */
 

@@ -1,7 +1,7 @@
 /**
  * The text grammar: the one place where a value a person wrote — a MAC, an IP address, a CIDR prefix, a port,
  * an FDB row, a neighbour, a route — is read and, when it is wrong, worded. Every entry point uses it: `up`
- * flags and config files (config.ts), the whole-overlay form (overlay.ts), `plan` and `explain` (which parse
+ * flags and config files (values.ts), the whole-overlay form (overlay.ts), `plan` and `explain` (which parse
  * through config.ts), the control commands on the client (cli/ctl.ts) and in the instance (tables.ts).
  * So one input gets one verdict and one sentence wherever it is typed. The rules are in docs/config.md.
  *

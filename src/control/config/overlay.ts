@@ -25,12 +25,12 @@
  *                             route  P = M.addr-ip, for each pod subnet P of M   (route add -net P gw ...)
  *
  * This module validates the whole overlay (every node, not only the chosen one: a mistake in any node's row
- * would show up on every other node) and hands config.ts the chosen node's settings as raw single-node values,
- * which then go through the same validation and defaults as any other config. Nothing here changes the host;
- * picking the node by its underlay address reads the namespace's interface addresses.
+ * would show up on every other node) and hands file.ts the chosen node's settings as raw single-node values
+ * (raw.ts), which then go through the same validation and defaults as any other config (validate.ts). Nothing
+ * here changes the host; picking the node by its underlay address reads the namespace's interface addresses.
  *
- * config.ts reads the file and calls in here; this module does not import config.ts (no circle): the
- * single-node keys a shared key must be one of (`sharedKeys`) come in as a parameter.
+ * file.ts reads the file and calls in here; the single-node keys a shared key must be one of come from raw.ts,
+ * which imports neither (no circle).
  */
 import { networkInterfaces } from 'node:os';
 import { ConfigError, UsageError } from './errors.js';
@@ -49,6 +49,7 @@ import {
   type Ip,
   type Refusal,
 } from './grammar.js';
+import { SCALAR_KEYS, type RawUp, type ScalarKey } from './raw.js';
 
 /** One node of the overlay, validated and in canonical text forms. */
 export interface OverlayNode {
@@ -80,21 +81,6 @@ export interface Overlay {
   readonly shared: Readonly<Record<string, unknown>>;
 }
 
-/** The chosen node's settings as raw values (config-types.ts), in the shape config.ts's parse step uses. */
-export interface OverlayRaw {
-  readonly scalars: Record<string, RawValue>;
-  readonly lists: {
-    readonly addr: RawValue[];
-    readonly remote: RawValue[];
-    readonly fdb: RawValue[];
-    readonly neigh: RawValue[];
-    readonly route: RawValue[];
-  };
-  /** The chosen node (for logs and the plan). */
-  readonly self: OverlayNode;
-  readonly overlay: Overlay;
-}
-
 const NODE_KEYS_REQUIRED = ['node', 'local', 'addr', 'mac'] as const;
 const NODE_KEYS_OPTIONAL = ['cluster', 'pods', 'dev'] as const;
 const NODE_FORM = `{node, local, addr, mac, pods?, cluster?, dev?}`;
@@ -112,12 +98,12 @@ const who = (i: number, name?: string): string => (name === undefined ? `nodes[$
 
 /**
  * Validates the whole-overlay form of an already read config mapping (`version` checked by the caller).
- * `sharedKeys` are the single-node scalar keys (config.ts's SCALAR_KEYS), what the top level may hold.
+ * The top level may hold the single-node scalar keys (raw.ts SCALAR_KEYS) other than the per-node ones.
  * Every refusal is one sentence naming the file, the node (index and name) and the value.
  * @throws ConfigError
  */
-export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: string, sharedKeys: readonly string[]): Overlay {
-  const scalarKeys = sharedKeys;
+export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: string): Overlay {
+  const scalarKeys: readonly string[] = SCALAR_KEYS;
   const bad = (what: string): never => {
     throw new ConfigError(`--config ${file}: ${what}`);
   };
@@ -252,7 +238,7 @@ export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: strin
       }
     }
     if (cidrsOverlap(c, first.addrCidr)) bad(`${at} pods ${c.text} overlaps the overlay subnet ${first.addrCidr.text}: pod subnets and the overlay must be apart`);
-    // The same rule as a single-node config's routes (config.ts): a pod subnet is a route on every other node.
+    // The same rule as a single-node config's routes (validate.ts): a pod subnet is a route on every other node.
     const loop = routeLoop(c, nodes.map((m) => ({ ip: m.localIp, of: who(m.index, m.node) })));
     if (loop !== undefined) bad(`${at} pods ${c.text} ${loop}`);
   }
@@ -317,17 +303,20 @@ export function deriveTables(ov: Overlay, self: OverlayNode): {
 }
 
 /**
- * The chosen node's settings as raw single-node values, for config.ts's validation and defaults: the shared
+ * The chosen node's settings as raw single-node values, for validate.ts's validation and defaults: the shared
  * top-level keys, the node's own `local`/`addr`/`mac`/`dev`, and the derived tables. Each value's origin
  * names where it came from, so a later refusal (e.g. a flag that contradicts a derived route) points there.
  */
-export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string, node: string | undefined, sharedKeys: readonly string[]): OverlayRaw {
-  const ov = parseOverlay(obj, file, sharedKeys);
+export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string, node: string | undefined): RawUp {
+  const ov = parseOverlay(obj, file);
   const self = selectNode(ov, node);
   const at = who(self.index, self.node);
   const raw = (value: unknown, key: string): RawValue => ({ value, origin: { key, file } });
-  const scalars: Record<string, RawValue> = {};
-  for (const [k, v] of Object.entries(ov.shared)) if (v !== undefined && v !== null) scalars[k] = raw(v, k);
+  const scalars: Partial<Record<ScalarKey, RawValue>> = {};
+  for (const k of SCALAR_KEYS) {
+    const v = ov.shared[k];
+    if (v !== undefined && v !== null) scalars[k] = raw(v, k);
+  }
   scalars.local = raw(self.local, `${at} local`);
   scalars.mac = raw(self.mac, `${at} mac`);
   if (self.dev !== undefined) scalars.dev = raw(self.dev, `${at} dev`);
@@ -342,8 +331,6 @@ export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string,
       neigh: t.neigh.map((n) => raw(`${n.ip}=${n.mac}`, from('neigh', n.from))),
       route: t.route.map((r) => raw(`${r.to}=${r.via}`, from('route', r.from))),
     },
-    self,
-    overlay: ov,
   };
 }
 
