@@ -8,6 +8,10 @@
 
 /** `--name`: the TAP device name when none is given. */
 export const DEFAULT_NAME = 'vxlan0';
+/** A `vnis:` entry without a name is called this plus its VNI (`vx10001`): a default shared by all would clash. */
+export const VNIS_NAME_PREFIX = 'vx';
+/** Devices one `vnis:` process holds at most (each owns a block of the shared sockets' destination slots). */
+export const VNIS_MAX = 32;
 
 /** `--dstport`: the IANA-assigned VXLAN port (RFC 7348 §5: "Destination Port: IANA has assigned the value 4789"). */
 export const IANA_VXLAN_PORT = 4789;

@@ -16,10 +16,10 @@ import type { RawValue as Raw } from './config-types.js';
 import { CONFIG_SCHEMA_VERSION } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { nodeWithoutOverlay, overlayRaw, parseOverlay, type Overlay } from './overlay.js';
-import { LIST_KEYS, SCALAR_KEYS, type ListKey, type RawUp, type ScalarKey } from './raw.js';
+import { DEVICE_KEYS, LIST_KEYS, SCALAR_KEYS, type DeviceScalarKey, type ListKey, type RawUp, type RawVnisEntry, type ScalarKey } from './raw.js';
 import { describeType, show } from './values.js';
 
-const FILE_KEYS: readonly string[] = ['version', ...SCALAR_KEYS, ...LIST_KEYS];
+const FILE_KEYS: readonly string[] = ['version', ...SCALAR_KEYS, ...LIST_KEYS, 'vnis'];
 
 /** Reads a version-1 config file (YAML, or JSON, which YAML 1.2 reads too) into its top-level mapping. */
 function readConfigFile(file: string): Record<string, unknown> {
@@ -79,18 +79,57 @@ export function loadConfigFile(file: string, node: string | undefined): RawUp {
     }
   }
 
-  const scalars: Partial<Record<ScalarKey, Raw>> = {};
-  for (const key of SCALAR_KEYS) {
+  const { scalars, lists } = rawKeys(obj, SCALAR_KEYS, file, '');
+  if (!('vnis' in obj) || obj.vnis === null) return { scalars, lists };
+  return { scalars, lists, vnis: readVnis(obj, file) };
+}
+
+/** The scalar and list keys of `obj` as raw values; `prefix` names the entry in messages (`vnis[1] `). */
+function rawKeys<K extends string>(obj: Record<string, unknown>, keys: readonly K[], file: string, prefix: string): { scalars: Partial<Record<K, Raw>>; lists: Record<ListKey, Raw[]> } {
+  const scalars: Partial<Record<K, Raw>> = {};
+  for (const key of keys) {
     const v = obj[key];
     // A key with an empty value (`mac:`) is the same as no key.
-    if (v !== undefined && v !== null) scalars[key] = { value: v, origin: { key, file } };
+    if (v !== undefined && v !== null) scalars[key] = { value: v, origin: { key: `${prefix}${key}`, file } };
   }
   const lists = {} as Record<ListKey, Raw[]>;
   for (const key of LIST_KEYS) {
     const v = obj[key];
     // A single entry may be written without the list: `addr: 179.17.1.21/24`.
     const items = v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
-    lists[key] = items.map((value: unknown) => ({ value, origin: { key, file } }));
+    lists[key] = items.map((value: unknown) => ({ value, origin: { key: `${prefix}${key}`, file } }));
   }
   return { scalars, lists };
+}
+
+/**
+ * `vnis:`: one mapping per device, holding only the device's own keys (DEVICE_KEYS); the shared keys stay at
+ * the top, and a device key at the top beside `vnis:` is refused (whose would it be?).
+ */
+function readVnis(obj: Record<string, unknown>, file: string): RawVnisEntry[] {
+  const list = obj.vnis;
+  if (!Array.isArray(list) || list.length === 0)
+    throw new ConfigError(`--config ${file}: vnis must be a non-empty list of devices, e.g. vnis: [{vni: 10001, name: vx10001}]`);
+  for (const key of DEVICE_KEYS) {
+    if (obj[key] !== undefined && obj[key] !== null)
+      throw new ConfigError(`--config ${file} has a top-level '${key}' beside vnis: give each device its ${key} inside its vnis: entry`);
+  }
+  const deviceScalars = DEVICE_KEYS.filter((k) => !(LIST_KEYS as readonly string[]).includes(k)) as DeviceScalarKey[];
+  return list.map((item: unknown, i: number) => {
+    const where = `vnis[${i}]`;
+    if (item === null || typeof item !== 'object' || Array.isArray(item))
+      throw new ConfigError(`--config ${file}: ${where} must be a mapping of device keys (vni, name, addr, fdb, ...), not ${describeType(item)}`);
+    const entry = item as Record<string, unknown>;
+    for (const key of Object.keys(entry)) {
+      if (!DEVICE_KEYS.includes(key)) {
+        const shared = (SCALAR_KEYS as readonly string[]).includes(key);
+        throw new ConfigError(
+          shared
+            ? `--config ${file}: ${where} has '${key}', which all devices share: write it once at the top level`
+            : `--config ${file}: ${where} has an unknown key '${key}': a vnis: entry holds ${DEVICE_KEYS.join(', ')}`,
+        );
+      }
+    }
+    return { where, file, ...rawKeys(entry, deviceScalars, file, `${where} `) };
+  });
 }

@@ -29,9 +29,25 @@ export type ListKey = (typeof LIST_KEYS)[number];
 export type DeviceScalarKey = Extract<ScalarKey, 'vni' | 'name' | 'mac' | 'mtu' | 'learning' | 'ageing' | 'ttl' | 'tos' | 'df'>;
 export type SharedKey = Exclude<ScalarKey, DeviceScalarKey>;
 
+/** The keys one `vnis:` entry may hold: the device's own. */
+export const DEVICE_KEYS: readonly string[] = ['vni', 'name', 'mac', 'mtu', 'learning', 'ageing', 'ttl', 'tos', 'df', ...LIST_KEYS];
+
 /** A whole configuration's raw values, from flags, a file, or both merged. */
 export interface RawUp {
   readonly scalars: Partial<Record<ScalarKey, Raw>>;
+  readonly lists: Record<ListKey, readonly Raw[]>;
+  /**
+   * A config file's `vnis:` list, one entry per device (its vni may be missing: validate.ts says so, naming the
+   * entry). The top-level scalars then hold only shared keys, and the lists are empty.
+   */
+  readonly vnis?: readonly RawVnisEntry[];
+}
+
+/** One `vnis:` entry as read: `where` names it in messages (`vnis[1]`). */
+export interface RawVnisEntry {
+  readonly where: string;
+  readonly file: string;
+  readonly scalars: Partial<Record<DeviceScalarKey, Raw>>;
   readonly lists: Record<ListKey, readonly Raw[]>;
 }
 
@@ -46,5 +62,5 @@ export function mergeRaw(file: RawUp | undefined, flags: RawUp): RawUp {
   if (file === undefined) return flags;
   const lists = {} as Record<ListKey, readonly Raw[]>;
   for (const key of LIST_KEYS) lists[key] = [...file.lists[key], ...flags.lists[key]];
-  return { scalars: { ...file.scalars, ...flags.scalars }, lists };
+  return { scalars: { ...file.scalars, ...flags.scalars }, lists, ...(file.vnis === undefined ? {} : { vnis: file.vnis }) };
 }

@@ -50,6 +50,8 @@ import {
   TX_PATHS,
   VNI_MAX,
   VNI_MIN,
+  VNIS_MAX,
+  VNIS_NAME_PREFIX,
   VXLAN_OVERHEAD_IPV6,
 } from './defaults.js';
 import { ConfigError, UsageError } from './errors.js';
@@ -66,7 +68,7 @@ import {
   type Ip,
   type Mac,
 } from './grammar.js';
-import type { RawDevice, RawUp, SharedKey } from './raw.js';
+import { DEVICE_KEYS, LIST_KEYS, type RawDevice, type RawUp, type RawVnisEntry, type SharedKey } from './raw.js';
 import {
   addrItem,
   bool,
@@ -99,6 +101,7 @@ import { VXLAN_RESERVED_HI, VXLAN_RESERVED_LO } from '../../wire/vxlan.js';
  * whole-overlay file, merged). @throws UsageError | ConfigError
  */
 export function validateUp(raw: RawUp): UpConfig {
+  if (raw.vnis !== undefined) return validateVnis(raw, raw.vnis);
   const vni = raw.scalars.vni;
   if (vni === undefined) {
     throw new UsageError(
@@ -108,6 +111,51 @@ export function validateUp(raw: RawUp): UpConfig {
   const shared = validateShared(raw);
   const device = validateDevice({ scalars: { ...raw.scalars, vni }, lists: raw.lists }, shared);
   return resolveDefaults(shared, device);
+}
+
+/**
+ * A file with a `vnis:` list: the shared keys once, then each entry as one device. Refused, naming the entry:
+ * a missing vni, two devices with one VNI or one name, more than VNIS_MAX devices, and the command line's
+ * device flags (whose device would they be?). The result is the first device's config, with every device's
+ * complete config (shared keys copied in) in `vnis`.
+ */
+function validateVnis(raw: RawUp, entries: readonly RawVnisEntry[]): UpConfig {
+  for (const key of Object.keys(raw.scalars) as (keyof RawUp['scalars'])[]) {
+    const r = raw.scalars[key]!;
+    if ((DEVICE_KEYS as readonly string[]).includes(key)) failFlag(r, `cannot be combined with the vnis: list of ${entries[0]!.file}: give it inside the device's entry`);
+  }
+  for (const key of LIST_KEYS) {
+    const r = raw.lists[key][0];
+    if (r !== undefined) failFlag(r, `cannot be combined with the vnis: list of ${entries[0]!.file}: give it inside the device's entry`);
+  }
+  const file = entries[0]!.file;
+  if (entries.length > VNIS_MAX) throw new ConfigError(`--config ${file}: vnis has ${entries.length} devices: one process holds at most ${VNIS_MAX}`);
+  const shared = validateShared(raw);
+  const s = shared.fields;
+  if (s.io === 'dgram') throw new ConfigError(`--config ${file}: a vnis: list needs --io native: the devices share sockets, so each datagram carries its own TOS and TTL, which node:dgram cannot send`);
+  if (s.pcap !== undefined) throw new ConfigError(`--config ${file}: pcap with a vnis: list is not supported: the capture file holds one TAP interface (use --trace, or one process per VNI)`);
+  const byVni = new Map<number, string>();
+  const byName = new Map<string, string>();
+  const out: UpConfig[] = [];
+  for (const e of entries) {
+    const vni = e.scalars.vni;
+    if (vni === undefined) throw new ConfigError(`--config ${file}: ${e.where} has no vni: each device needs its VNI (${VNI_MIN}..${VNI_MAX})`);
+    const device = validateDevice({ scalars: { ...e.scalars, vni }, lists: e.lists }, shared);
+    const f = device.fields;
+    const name = f.name ?? `${VNIS_NAME_PREFIX}${f.vni}`;
+    const who = `${e.where} (${name})`;
+    const vniOwner = byVni.get(f.vni);
+    if (vniOwner !== undefined) throw new ConfigError(`--config ${file}: ${who} has VNI ${f.vni}, which ${vniOwner} has already: one UDP port demultiplexes by VNI, so each device needs its own`);
+    const nameOwner = byName.get(name);
+    if (nameOwner !== undefined) throw new ConfigError(`--config ${file}: ${who} has the name of ${nameOwner}: each device needs its own TAP name`);
+    byVni.set(f.vni, who);
+    byName.set(name, who);
+    out.push(Object.freeze({ ...resolveDefaults(shared, device), name }));
+  }
+  // One socket carries them all: one underlay family (without --local, each device's remotes tell it).
+  const families = new Set(out.flatMap((c) => [...c.remote, ...c.fdb.map((x) => x.ip)].map((ip) => (ip.includes(':') ? 6 : 4))));
+  if (families.size > 1) throw new ConfigError(`--config ${file}: the devices of vnis: mix IPv4 and IPv6 remotes: they share one UDP socket, so give them one underlay family`);
+  return Object.freeze({ ...out[0]!, vnis: Object.freeze(out) });
 }
 
 const opt = <T>(r: Raw | undefined, f: (r: Raw) => T): T | undefined => (r === undefined ? undefined : f(r));

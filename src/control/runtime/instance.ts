@@ -34,7 +34,7 @@ import { macFormat, macParse, macRandomLocal } from '../../wire/mac.js';
 import { ipv4AddrParse } from '../../wire/ipv4.js';
 import { ETH_HLEN } from '../../wire/ethernet.js';
 import { C, type Counters } from '../../dataplane/counters.js';
-import { DEFAULT_AGEING, DEFAULT_LEARNING } from '../config/defaults.js';
+import { DEFAULT_AGEING, DEFAULT_LEARNING, VNIS_MAX } from '../config/defaults.js';
 import { openTunnelPath } from './tunnel-path.js';
 import { NativeTcpSegmenter } from '../../dataplane/tso-native.js';
 
@@ -91,7 +91,7 @@ export interface Instance extends Device {
 export type Logger = (line: string) => void;
 
 /** Devices one `vnis:` process may hold: each owns SLOTS_PER_DEVICE destination slots of the shared sockets. */
-export const MAX_DEVICES = 32;
+export const MAX_DEVICES = VNIS_MAX;
 const SLOTS_PER_DEVICE = 1024;
 
 export async function startInstance(cfg: UpConfig, log: Logger, platform: Platform): Promise<Instance> {
