@@ -372,7 +372,8 @@ function runningDeviceNames(): string[] {
     throw new VxlanUserError('EHOST', 'cannot read /proc/net/unix to list the running devices');
   }
   for (const line of text.split('\n')) {
-    const m = / @vxlan-user\/(\S+)$/.exec(line);
+    // Node binds abstract names with the whole sockaddr length: the kernel shows the padding NULs as '@'.
+    const m = / @vxlan-user\/(\S+?)@*$/.exec(line);
     if (m) names.add(m[1]!);
   }
   return [...names].sort();
