@@ -118,13 +118,16 @@ export function runPlan(argv: string[]): number | Promise<number> {
     if (r.ok) addrs = r.stdout;
   }
   for (const args of runs) {
-    const cfg = configOf(args);
+    const top = configOf(args);
     const { ov, self } = overlayContext(args);
-    if (asKernel) {
-      const title = self !== undefined && ov !== undefined ? `${nodeLabel(self)} from ${ov.file}` : `vxlan-user plan ${args.join(' ')}`;
-      parts.push(formatKernelScript(cfg, title, underlayFromAddrs(cfg, addrs)));
-    } else {
-      parts.push(formatPlan(cfg, ov, self));
+    // A vnis: list: one device each, in order (the kernel's vxlan devices share a port the same way).
+    for (const cfg of top.vnis ?? [top]) {
+      if (asKernel) {
+        const title = self !== undefined && ov !== undefined ? `${nodeLabel(self)} from ${ov.file}` : `vxlan-user plan ${args.join(' ')}`;
+        parts.push(formatKernelScript(cfg, top.vnis ? `${title} (device ${cfg.name}, vni ${cfg.vni})` : title, underlayFromAddrs(cfg, addrs)));
+      } else {
+        parts.push(formatPlan(cfg, ov, self));
+      }
     }
   }
   process.stdout.write(parts.join('\n'));

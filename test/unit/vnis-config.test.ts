@@ -86,3 +86,46 @@ describe('vnis: several devices on one port', () => {
     expect(parse(`${BASE}srcport: 40000-40999\nvnis:\n  - {vni: 10001}\n`).vnis![0]!.srcport).toEqual({ min: 40000, max: 40999 });
   });
 });
+
+describe('a whole-overlay file with several VNIs per node', () => {
+  const OVERLAY = `version: 1
+dstport: 4789
+mtu: 1400
+nodes:
+  - node: a
+    local: 192.168.0.21
+    vnis:
+      - {vni: 1, name: blue, addr: 10.1.0.21/24, mac: '02:00:00:00:01:21', pods: [10.11.21.0/24]}
+      - {vni: 2, addr: 10.2.0.21/24, mac: '02:00:00:00:02:21'}
+  - node: b
+    local: 192.168.0.31
+    vnis:
+      - {vni: 1, addr: 10.1.0.31/24, mac: '02:00:00:00:01:31', pods: [10.11.31.0/24]}
+  - node: c
+    local: 192.168.0.16
+    vnis:
+      - {vni: 2, addr: 10.2.0.16/24, mac: '02:00:00:00:02:16', pods: [10.12.16.0/24]}
+`;
+  it('derives each device of a node from the nodes in its own VNI only', () => {
+    const c = parse(OVERLAY, ['--node', 'a']);
+    const [blue, vx2] = c.vnis!;
+    expect(blue).toMatchObject({ vni: 1, name: 'blue', local: '192.168.0.21', mtu: 1400, addr: ['10.1.0.21/24'], mac: '02:00:00:00:01:21' });
+    expect(blue!.fdb.map((f) => `${f.mac}=${f.ip}`)).toEqual(['02:00:00:00:01:31=192.168.0.31']);
+    expect(blue!.neigh.map((n) => n.ip)).toEqual(['10.1.0.31']);
+    expect(blue!.route).toEqual([{ cidr: '10.11.31.0/24', gateway: '10.1.0.31' }]);
+    expect(vx2).toMatchObject({ vni: 2, name: 'vx2', mtu: 1400, addr: ['10.2.0.21/24'] });
+    expect(vx2!.fdb.map((f) => f.ip)).toEqual(['192.168.0.16']);
+    expect(vx2!.route).toEqual([{ cidr: '10.12.16.0/24', gateway: '10.2.0.16' }]);
+    // A node in one VNI gets one device, still in the vnis: form.
+    expect(parse(OVERLAY, ['--node', 'b']).vnis!.map((d) => [d.name, d.fdb.map((f) => f.ip)])).toEqual([['vx1', ['192.168.0.21']]]);
+  });
+
+  it.each([
+    ['a MAC twice in one VNI', OVERLAY.replace("mac: '02:00:00:00:01:31'", "mac: '02:00:00:00:01:21'"), /nodes\[1\] \(b\) vnis\[0\] mac 02:00:00:00:01:21 is also the MAC of nodes\[0\] \(a\) vnis\[0\] in VNI 1/],
+    ['a top-level vni', OVERLAY.replace('dstport: 4789', 'dstport: 4789\nvni: 7'), /top-level 'vni' beside nodes with vnis/],
+    ['a node-level addr', OVERLAY.replace('    local: 192.168.0.31\n', '    local: 192.168.0.31\n    addr: 10.1.0.31/24\n'), /in a several-VNI overlay, 'addr' belongs to each vnis: entry/],
+    ['one VNI twice on a node', OVERLAY.replace('{vni: 2, addr: 10.2.0.21/24', '{vni: 1, addr: 10.2.0.21/24'), /vnis\[1\] repeats VNI 1/],
+  ])('refuses %s', (_what, yaml, re) => {
+    expect(refusal(yaml, ['--node', 'a'])).toMatch(re);
+  });
+});

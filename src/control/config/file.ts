@@ -16,7 +16,7 @@ import type { RawValue as Raw } from './config-types.js';
 import { CONFIG_SCHEMA_VERSION } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { nodeWithoutOverlay, overlayRaw, parseOverlay, type Overlay } from './overlay.js';
-import { DEVICE_KEYS, LIST_KEYS, SCALAR_KEYS, type DeviceScalarKey, type ListKey, type RawUp, type RawVnisEntry, type ScalarKey } from './raw.js';
+import { DEVICE_KEYS, DEVICE_SCALAR_KEYS, LIST_KEYS, SCALAR_KEYS, type ListKey, type RawUp, type RawVnisEntry, type ScalarKey } from './raw.js';
 import { describeType, show } from './values.js';
 
 const FILE_KEYS: readonly string[] = ['version', ...SCALAR_KEYS, ...LIST_KEYS, 'vnis'];
@@ -114,7 +114,6 @@ function readVnis(obj: Record<string, unknown>, file: string): RawVnisEntry[] {
     if (obj[key] !== undefined && obj[key] !== null)
       throw new ConfigError(`--config ${file} has a top-level '${key}' beside vnis: give each device its ${key} inside its vnis: entry`);
   }
-  const deviceScalars = DEVICE_KEYS.filter((k) => !(LIST_KEYS as readonly string[]).includes(k)) as DeviceScalarKey[];
   return list.map((item: unknown, i: number) => {
     const where = `vnis[${i}]`;
     if (item === null || typeof item !== 'object' || Array.isArray(item))
@@ -130,6 +129,6 @@ function readVnis(obj: Record<string, unknown>, file: string): RawVnisEntry[] {
         );
       }
     }
-    return { where, file, ...rawKeys(entry, deviceScalars, file, `${where} `) };
+    return { where, file, ...rawKeys(entry, DEVICE_SCALAR_KEYS, file, `${where} `) };
   });
 }

@@ -49,7 +49,7 @@ import {
   type Ip,
   type Refusal,
 } from './grammar.js';
-import { SCALAR_KEYS, type RawUp, type ScalarKey } from './raw.js';
+import { DEVICE_SCALAR_KEYS, SCALAR_KEYS, type DeviceScalarKey, type RawUp, type ScalarKey } from './raw.js';
 
 /** One node of the overlay, validated and in canonical text forms. */
 export interface OverlayNode {
@@ -70,6 +70,22 @@ export interface OverlayNode {
   readonly pods: readonly string[];
   /** Underlay interface (`--dev`), when this node names one. */
   readonly dev?: string;
+  /**
+   * A node of a several-VNI overlay: one entry per VNI it joins, each with its own device (addr, mac, pods).
+   * Then addr, ip, mac and pods above are its first entry's.
+   */
+  readonly vnis?: readonly OverlayVni[];
+}
+
+/** One node's device in one VNI of a several-VNI overlay. */
+export interface OverlayVni {
+  readonly vni: number;
+  /** The device's name; default the vnis: default, `vx` + the VNI. */
+  readonly name?: string;
+  readonly addr: string;
+  readonly ip: string;
+  readonly mac: string;
+  readonly pods: readonly string[];
 }
 
 export interface Overlay {
@@ -84,6 +100,9 @@ export interface Overlay {
 const NODE_KEYS_REQUIRED = ['node', 'local', 'addr', 'mac'] as const;
 const NODE_KEYS_OPTIONAL = ['cluster', 'pods', 'dev'] as const;
 const NODE_FORM = `{node, local, addr, mac, pods?, cluster?, dev?}`;
+/** A node of a several-VNI overlay: its devices under vnis:, each {vni, name?, addr, mac, pods?}. */
+const NODE_VNIS_FORM = `{node, local, vnis: [{vni, name?, addr, mac, pods?}], cluster?, dev?}`;
+const VNI_ENTRY_KEYS = ['vni', 'name', 'addr', 'mac', 'pods'] as const;
 /** Per-node keys of the single-node form: in the whole-overlay form they belong to each node's entry. */
 const PER_NODE_TOP_KEYS = ['local', 'addr', 'mac'] as const;
 /** Tables the whole-overlay form derives from `nodes:`. */
@@ -129,30 +148,53 @@ export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: strin
   }
   const entries = list as unknown[];
 
-  interface Parsed extends OverlayNode {
-    readonly localIp: Ip;
+  /** One device of a node (a single-VNI overlay: the node's own addr/mac/pods; vni undefined = the top-level one). */
+  interface Member {
+    readonly vni: number | undefined;
+    readonly name?: string;
+    readonly at: string;
+    readonly addr: string;
+    readonly ip: string;
+    readonly mac: string;
     readonly addrCidr: Cidr;
     readonly podCidrs: readonly Cidr[];
+  }
+  interface Parsed {
+    readonly index: number;
+    readonly node: string;
+    readonly cluster?: string;
+    readonly local: string;
+    readonly localIp: Ip;
+    readonly dev?: string;
+    readonly members: readonly Member[];
+    readonly several: boolean;
+  }
+  const several = entries.some((e) => typeof e === 'object' && e !== null && 'vnis' in e);
+  if (several) {
+    for (const k of ['vni', 'name'])
+      if (obj[k] !== undefined && obj[k] !== null) bad(`has a top-level '${k}' beside nodes with vnis: give each node's device its ${k} inside its vnis: entry`);
   }
   const nodes: Parsed[] = [];
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
-    if (typeof e !== 'object' || e === null || Array.isArray(e)) bad(`${who(i)} must be a mapping ${NODE_FORM}, not ${describe(e)}`);
+    const form = several ? NODE_VNIS_FORM : NODE_FORM;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) bad(`${who(i)} must be a mapping ${form}, not ${describe(e)}`);
     const o = e as Record<string, unknown>;
     const name = typeof o.node === 'string' ? o.node : undefined;
     const at = who(i, name);
+    const allowed: readonly string[] = several ? ['node', 'local', 'vnis', 'cluster', 'dev'] : [...NODE_KEYS_REQUIRED, ...NODE_KEYS_OPTIONAL];
     for (const k of Object.keys(o)) {
-      if (!(NODE_KEYS_REQUIRED as readonly string[]).includes(k) && !(NODE_KEYS_OPTIONAL as readonly string[]).includes(k)) {
-        const hint = k === 'name' ? ` (a node's name is 'node:'; 'name' is the device name, a top-level key)` : '';
-        bad(`${at} has an unknown key '${k}': a node has ${NODE_FORM}${hint}`);
+      if (!allowed.includes(k)) {
+        const hint = k === 'name' ? ` (a node's name is 'node:'; 'name' is the device name, a top-level key)` : several && ['addr', 'mac', 'pods'].includes(k) ? ` (in a several-VNI overlay, '${k}' belongs to each vnis: entry)` : '';
+        bad(`${at} has an unknown key '${k}': a node has ${form}${hint}`);
       }
     }
-    for (const k of NODE_KEYS_REQUIRED) {
-      if (o[k] === undefined || o[k] === null) bad(`${at} lacks the key '${k}': a node has ${NODE_FORM}`);
+    for (const k of several ? ['node', 'local', 'vnis'] : NODE_KEYS_REQUIRED) {
+      if (o[k] === undefined || o[k] === null) bad(`${at} lacks the key '${k}': a node has ${form}`);
     }
-    const text = (k: string): string => {
-      const v = o[k];
-      if (typeof v !== 'string') bad(`${at} ${k} must be a string, not ${describe(v)}`);
+    const text = (k: string, from: Record<string, unknown> = o, where = at): string => {
+      const v = from[k];
+      if (typeof v !== 'string') bad(`${where} ${k} must be a string, not ${describe(v)}`);
       return v as string;
     };
     const node = text('node');
@@ -161,47 +203,54 @@ export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: strin
     const localText = text('local');
     const lip = must(at, 'local', localText, parseUnderlayIp(localText));
 
-    const addrText = text('addr');
-    const a = must(at, 'addr', addrText, parseInterfaceAddr(addrText));
-    if (a.ip.family !== 4) {
-      bad(`${at} addr ${addrText} is IPv6: overlay addresses are IPv4 here, because the derived neighbours are answered by proxy-ARP, which is IPv4 only`);
-    }
-    if (a.prefix < 32 && a.ip.text === a.network.text) bad(`${at} addr ${addrText} is the network address of its subnet: give the node a host address, e.g. ${a.network.text.replace(/\.0$/, '.1')}/${a.prefix}`);
-
-    const macText = text('mac');
-    const mac = must(at, 'mac', macText, parseUnicastMac(macText)).mac;
-
-    const podsRaw = o.pods === undefined || o.pods === null ? [] : Array.isArray(o.pods) ? (o.pods as unknown[]) : [o.pods];
-    const podCidrs: Cidr[] = [];
-    for (const p of podsRaw) {
-      if (typeof p !== 'string') bad(`${at} pods must be a list of CIDR strings, not ${describe(p)}`);
-      const c = must(at, 'pods', p as string, parseCidr(p as string, 1, '10.234.111.0/24'));
-      if (c.ip.family !== 4) bad(`${at} pods ${String(p)} is IPv6: pod routes go via the node's IPv4 overlay address, so pod subnets are IPv4`);
-      podCidrs.push(c);
+    /** addr, mac and pods of one device: the node's own, or one of its vnis: entries. */
+    const member = (from: Record<string, unknown>, where: string, vni: number | undefined, devName: string | undefined): Member => {
+      const addrText = text('addr', from, where);
+      const a = must(where, 'addr', addrText, parseInterfaceAddr(addrText));
+      if (a.ip.family !== 4) {
+        bad(`${where} addr ${addrText} is IPv6: overlay addresses are IPv4 here, because the derived neighbours are answered by proxy-ARP, which is IPv4 only`);
+      }
+      if (a.prefix < 32 && a.ip.text === a.network.text) bad(`${where} addr ${addrText} is the network address of its subnet: give the node a host address, e.g. ${a.network.text.replace(/\.0$/, '.1')}/${a.prefix}`);
+      const macText = text('mac', from, where);
+      const mac = must(where, 'mac', macText, parseUnicastMac(macText)).mac;
+      const podsRaw = from.pods === undefined || from.pods === null ? [] : Array.isArray(from.pods) ? (from.pods as unknown[]) : [from.pods];
+      const podCidrs: Cidr[] = [];
+      for (const p of podsRaw) {
+        if (typeof p !== 'string') bad(`${where} pods must be a list of CIDR strings, not ${describe(p)}`);
+        const c = must(where, 'pods', p as string, parseCidr(p as string, 1, '10.234.111.0/24'));
+        if (c.ip.family !== 4) bad(`${where} pods ${String(p)} is IPv6: pod routes go via the node's IPv4 overlay address, so pod subnets are IPv4`);
+        podCidrs.push(c);
+      }
+      return { vni, ...(devName === undefined ? {} : { name: devName }), at: where, addr: `${a.ip.text}/${a.prefix}`, ip: a.ip.text, mac, addrCidr: a, podCidrs };
+    };
+    const members: Member[] = [];
+    if (!several) members.push(member(o, at, undefined, undefined));
+    else {
+      const list = o.vnis;
+      if (!Array.isArray(list) || list.length === 0) bad(`${at} vnis must be a non-empty list of {vni, name?, addr, mac, pods?}, not ${describe(list)}`);
+      for (const [k, item] of (list as unknown[]).entries()) {
+        const where = `${at} vnis[${k}]`;
+        if (typeof item !== 'object' || item === null || Array.isArray(item)) bad(`${where} must be a mapping {vni, name?, addr, mac, pods?}, not ${describe(item)}`);
+        const v = item as Record<string, unknown>;
+        for (const key of Object.keys(v))
+          if (!(VNI_ENTRY_KEYS as readonly string[]).includes(key)) bad(`${where} has an unknown key '${key}': a node's vnis: entry has {vni, name?, addr, mac, pods?}`);
+        for (const key of ['vni', 'addr', 'mac']) if (v[key] === undefined || v[key] === null) bad(`${where} lacks the key '${key}': a node's vnis: entry has {vni, name?, addr, mac, pods?}`);
+        if (typeof v.vni !== 'number' || !Number.isInteger(v.vni) || v.vni < 0 || v.vni > 0xffffff) bad(`${where} vni ${String(v.vni)} is not a VNI: an integer 0..16777215`);
+        const vni = v.vni as number;
+        if (members.some((m) => m.vni === vni)) bad(`${where} repeats VNI ${vni}: a node has one device per VNI`);
+        members.push(member(v, where, vni, v.name === undefined || v.name === null ? undefined : text('name', v, where)));
+      }
     }
     let cluster: string | undefined;
     if (o.cluster !== undefined && o.cluster !== null) cluster = text('cluster');
     let dev: string | undefined;
     if (o.dev !== undefined && o.dev !== null) dev = text('dev');
-
-    nodes.push({
-      index: i,
-      node,
-      ...(cluster === undefined ? {} : { cluster }),
-      local: lip.text,
-      addr: `${a.ip.text}/${a.prefix}`,
-      ip: a.ip.text,
-      mac,
-      pods: podCidrs.map((c) => c.text),
-      ...(dev === undefined ? {} : { dev }),
-      localIp: lip,
-      addrCidr: a,
-      podCidrs,
-    });
+    nodes.push({ index: i, node, ...(cluster === undefined ? {} : { cluster }), local: lip.text, localIp: lip, ...(dev === undefined ? {} : { dev }), members, several });
   }
 
-  // Across nodes: names, underlay IPs, overlay IPs and MACs are unique; one underlay family; one overlay
-  // subnet; pod subnets do not overlap each other, the overlay subnet or an underlay address.
+  // Across nodes: names and underlay IPs are unique; one underlay family. Within each VNI: overlay IPs and MACs
+  // are unique and in one subnet. Pod subnets (of every VNI: a host has one routing table) do not overlap each
+  // other, any overlay subnet or an underlay address.
   const first = nodes[0]!;
   for (let j = 0; j < nodes.length; j++) {
     const n = nodes[j]!;
@@ -211,44 +260,73 @@ export function parseOverlay(obj: Readonly<Record<string, unknown>>, file: strin
       const prev = who(m.index, m.node);
       if (m.node === n.node) bad(`${at} has the same name as ${who(m.index)}: node names must be unique, --node picks one`);
       if (m.local === n.local) bad(`${at} local ${n.local} is also the underlay address of ${prev}: each node needs its own`);
-      if (m.ip === n.ip) bad(`${at} addr ${n.addr} has the same overlay IP as ${prev}: each node needs its own`);
-      if (m.mac === n.mac) bad(`${at} mac ${n.mac} is also the MAC of ${prev}: the FDB maps one MAC to one node`);
     }
     if (n.localIp.family !== first.localIp.family) {
       bad(`${at} local ${n.local} is IPv${n.localIp.family} but ${who(first.index, first.node)} is IPv${first.localIp.family}: one overlay has one underlay family (each VTEP sends from one socket)`);
     }
-    if (n.addrCidr.network.text !== first.addrCidr.network.text || n.addrCidr.prefix !== first.addrCidr.prefix) {
-      bad(
-        `${at} addr ${n.addr} is not in the overlay subnet ${first.addrCidr.text} of ${who(first.index, first.node)}: every node's overlay address must be in one subnet (with the same prefix length), so that every node is on-link for every other`,
-      );
-    }
   }
-  const allPods = nodes.flatMap((n) => n.podCidrs.map((c) => ({ n, c })));
-  for (let j = 0; j < allPods.length; j++) {
-    const { n, c } = allPods[j]!;
-    const at = who(n.index, n.node);
-    for (let i = 0; i < j; i++) {
-      const { n: m, c: d } = allPods[i]!;
-      if (cidrsOverlap(c, d)) {
+  const groups = new Map<number | undefined, Member[]>();
+  for (const n of nodes) for (const m of n.members) groups.set(m.vni, [...(groups.get(m.vni) ?? []), m]);
+  const firstOf = new Map<number | undefined, Member>();
+  for (const [vni, group] of groups) {
+    const g0 = group[0]!;
+    firstOf.set(vni, g0);
+    const inVni = vni === undefined ? '' : ` in VNI ${vni}`;
+    for (let j = 0; j < group.length; j++) {
+      const n = group[j]!;
+      for (let i = 0; i < j; i++) {
+        const m = group[i]!;
+        if (m.ip === n.ip) bad(`${n.at} addr ${n.addr} has the same overlay IP as ${m.at}${inVni}: each node needs its own`);
+        if (m.mac === n.mac) bad(`${n.at} mac ${n.mac} is also the MAC of ${m.at}${inVni}: the FDB maps one MAC to one node`);
+      }
+      if (n.addrCidr.network.text !== g0.addrCidr.network.text || n.addrCidr.prefix !== g0.addrCidr.prefix) {
         bad(
-          m === n
-            ? `${at} pods ${c.text} overlaps its own pods ${d.text}: list each pod subnet once`
-            : `${at} pods ${c.text} overlaps pods ${d.text} of ${who(m.index, m.node)}: a pod address must route to exactly one node`,
+          `${n.at} addr ${n.addr} is not in the overlay subnet ${g0.addrCidr.text} of ${g0.at}${inVni}: every node's overlay address must be in one subnet (with the same prefix length), so that every node is on-link for every other`,
         );
       }
     }
-    if (cidrsOverlap(c, first.addrCidr)) bad(`${at} pods ${c.text} overlaps the overlay subnet ${first.addrCidr.text}: pod subnets and the overlay must be apart`);
+  }
+  const allPods = nodes.flatMap((n) => n.members.flatMap((m) => m.podCidrs.map((c) => ({ m, c }))));
+  const subnets = [...firstOf.values()].map((m) => m.addrCidr);
+  for (let j = 0; j < allPods.length; j++) {
+    const { m: n, c } = allPods[j]!;
+    for (let i = 0; i < j; i++) {
+      const { m, c: d } = allPods[i]!;
+      if (cidrsOverlap(c, d)) {
+        bad(
+          m === n
+            ? `${n.at} pods ${c.text} overlaps its own pods ${d.text}: list each pod subnet once`
+            : `${n.at} pods ${c.text} overlaps pods ${d.text} of ${m.at}: a pod address must route to exactly one node`,
+        );
+      }
+    }
+    for (const sub of subnets) if (cidrsOverlap(c, sub)) bad(`${n.at} pods ${c.text} overlaps the overlay subnet ${sub.text}: pod subnets and the overlay must be apart`);
     // The same rule as a single-node config's routes (validate.ts): a pod subnet is a route on every other node.
     const loop = routeLoop(c, nodes.map((m) => ({ ip: m.localIp, of: who(m.index, m.node) })));
-    if (loop !== undefined) bad(`${at} pods ${c.text} ${loop}`);
+    if (loop !== undefined) bad(`${n.at} pods ${c.text} ${loop}`);
   }
 
   const shared: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (k !== 'version' && k !== 'nodes') shared[k] = v;
+  const view = (m: Member): OverlayVni => ({ vni: m.vni ?? -1, ...(m.name === undefined ? {} : { name: m.name }), addr: m.addr, ip: m.ip, mac: m.mac, pods: m.podCidrs.map((c) => c.text) });
   return {
     file,
-    subnet: first.addrCidr.text,
-    nodes: nodes.map(({ localIp: _l, addrCidr: _a, podCidrs: _p, ...rest }) => Object.freeze(rest)),
+    subnet: first.members[0]!.addrCidr.text,
+    nodes: nodes.map((n) => {
+      const m0 = view(n.members[0]!);
+      return Object.freeze({
+        index: n.index,
+        node: n.node,
+        ...(n.cluster === undefined ? {} : { cluster: n.cluster }),
+        local: n.local,
+        addr: m0.addr,
+        ip: m0.ip,
+        mac: m0.mac,
+        pods: m0.pods,
+        ...(n.dev === undefined ? {} : { dev: n.dev }),
+        ...(n.several ? { vnis: Object.freeze(n.members.map(view)) } : {}),
+      });
+    }),
     shared: Object.freeze(shared),
   };
 }
@@ -294,11 +372,24 @@ export function deriveTables(ov: Overlay, self: OverlayNode): {
   fdb: { mac: string; dst: string; from: OverlayNode }[];
   route: { to: string; via: string; from: OverlayNode }[];
 } {
-  const others = ov.nodes.filter((n) => n !== self);
+  return deriveTablesIn(ov, self, undefined);
+}
+
+/**
+ * The same for one VNI of a several-VNI overlay (`vni` undefined: a single-VNI overlay): only the nodes that
+ * have a device in that VNI, with that device's addr, mac and pods.
+ */
+function deriveTablesIn(ov: Overlay, self: OverlayNode, vni: number | undefined): ReturnType<typeof deriveTables> {
+  const others: { n: OverlayNode; d: { ip: string; mac: string; pods: readonly string[] } }[] = [];
+  for (const n of ov.nodes) {
+    if (n === self) continue;
+    const d = vni === undefined ? n : n.vnis?.find((x) => x.vni === vni);
+    if (d !== undefined) others.push({ n, d });
+  }
   return {
-    neigh: others.map((m) => ({ ip: m.ip, mac: m.mac, from: m })),
-    fdb: others.map((m) => ({ mac: m.mac, dst: m.local, from: m })),
-    route: others.flatMap((m) => m.pods.map((p) => ({ to: p, via: m.ip, from: m }))),
+    neigh: others.map(({ n, d }) => ({ ip: d.ip, mac: d.mac, from: n })),
+    fdb: others.map(({ n, d }) => ({ mac: d.mac, dst: n.local, from: n })),
+    route: others.flatMap(({ n, d }) => d.pods.map((p) => ({ to: p, via: d.ip, from: n }))),
   };
 }
 
@@ -306,6 +397,8 @@ export function deriveTables(ov: Overlay, self: OverlayNode): {
  * The chosen node's settings as raw single-node values, for validate.ts's validation and defaults: the shared
  * top-level keys, the node's own `local`/`addr`/`mac`/`dev`, and the derived tables. Each value's origin
  * names where it came from, so a later refusal (e.g. a flag that contradicts a derived route) points there.
+ * A node of a several-VNI overlay gets a `vnis:` list (raw.ts), one entry per device, as a single-node file
+ * with vnis: would give it.
  */
 export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string, node: string | undefined): RawUp {
   const ov = parseOverlay(obj, file);
@@ -318,19 +411,41 @@ export function overlayRaw(obj: Readonly<Record<string, unknown>>, file: string,
     if (v !== undefined && v !== null) scalars[k] = raw(v, k);
   }
   scalars.local = raw(self.local, `${at} local`);
-  scalars.mac = raw(self.mac, `${at} mac`);
   if (self.dev !== undefined) scalars.dev = raw(self.dev, `${at} dev`);
-  const t = deriveTables(ov, self);
   const from = (kind: string, m: OverlayNode): string => `${kind} (derived from ${who(m.index, m.node)})`;
+  const tables = (t: ReturnType<typeof deriveTables>, addr: RawValue): RawUp['lists'] => ({
+    addr: [addr],
+    remote: [],
+    fdb: t.fdb.map((f) => raw(`${f.mac}=${f.dst}`, from('fdb', f.from))),
+    neigh: t.neigh.map((n) => raw(`${n.ip}=${n.mac}`, from('neigh', n.from))),
+    route: t.route.map((r) => raw(`${r.to}=${r.via}`, from('route', r.from))),
+  });
+  if (self.vnis === undefined) {
+    scalars.mac = raw(self.mac, `${at} mac`);
+    return { scalars, lists: tables(deriveTablesIn(ov, self, undefined), raw(self.addr, `${at} addr`)) };
+  }
+  // The top level is shared by every node; its device keys (mtu, learning, ttl, ...) by every device.
+  const perDevice: Partial<Record<DeviceScalarKey, RawValue>> = {};
+  for (const k of DEVICE_SCALAR_KEYS) {
+    const v = scalars[k];
+    if (v !== undefined) {
+      perDevice[k] = v;
+      delete scalars[k];
+    }
+  }
+  const none = { addr: [], remote: [], fdb: [], neigh: [], route: [] };
   return {
     scalars,
-    lists: {
-      addr: [raw(self.addr, `${at} addr`)],
-      remote: [],
-      fdb: t.fdb.map((f) => raw(`${f.mac}=${f.dst}`, from('fdb', f.from))),
-      neigh: t.neigh.map((n) => raw(`${n.ip}=${n.mac}`, from('neigh', n.from))),
-      route: t.route.map((r) => raw(`${r.to}=${r.via}`, from('route', r.from))),
-    },
+    lists: none,
+    vnis: self.vnis.map((d, k) => {
+      const where = `${at} vnis[${k}]`;
+      return {
+        where,
+        file,
+        scalars: { ...perDevice, vni: raw(d.vni, `${where} vni`), mac: raw(d.mac, `${where} mac`), ...(d.name === undefined ? {} : { name: raw(d.name, `${where} name`) }) },
+        lists: tables(deriveTablesIn(ov, self, d.vni), raw(d.addr, `${where} addr`)),
+      };
+    }),
   };
 }
 

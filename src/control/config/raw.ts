@@ -29,8 +29,10 @@ export type ListKey = (typeof LIST_KEYS)[number];
 export type DeviceScalarKey = Extract<ScalarKey, 'vni' | 'name' | 'mac' | 'mtu' | 'learning' | 'ageing' | 'ttl' | 'tos' | 'df'>;
 export type SharedKey = Exclude<ScalarKey, DeviceScalarKey>;
 
+/** The scalar keys of one device, as a list (DeviceScalarKey as a value). */
+export const DEVICE_SCALAR_KEYS: readonly DeviceScalarKey[] = ['vni', 'name', 'mac', 'mtu', 'learning', 'ageing', 'ttl', 'tos', 'df'];
 /** The keys one `vnis:` entry may hold: the device's own. */
-export const DEVICE_KEYS: readonly string[] = ['vni', 'name', 'mac', 'mtu', 'learning', 'ageing', 'ttl', 'tos', 'df', ...LIST_KEYS];
+export const DEVICE_KEYS: readonly string[] = [...DEVICE_SCALAR_KEYS, ...LIST_KEYS];
 
 /** A whole configuration's raw values, from flags, a file, or both merged. */
 export interface RawUp {
