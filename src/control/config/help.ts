@@ -164,7 +164,12 @@ Program
                         named like the long options (docs/config.md). Flags given as well: single
                         values override the file, repeatable ones add to its lists. A file with a
                         'nodes:' list describes the whole overlay (docs/overlay.md): each node
-                        derives its FDB, neighbours and routes from the other nodes.
+                        derives its FDB, neighbours and routes from the other nodes. A 'vnis:' list
+                        runs several devices, one VNI each, on one UDP port, as several kernel
+                        vxlan devices share a port: per-device keys inside each entry, shared ones
+                        (local, dstport, io, ...) at the top (docs/config.md).
+                          kernel: ip link add vx10001 type vxlan id 10001 dstport 4789 ...;
+                                  ip link add vx10002 type vxlan id 10002 dstport 4789 ...
   --node NAME           which node of a whole-overlay --config this is. Default: the node whose
                         underlay IP is an address of this host.
   --trace               one tcpdump-style line per packet on stderr: direction, outer and inner
