@@ -30,7 +30,6 @@ import { C, drop } from './counters.js';
 import type { FdbEntry } from './fdb.js';
 import { FrameBatch } from './batch.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
-import { macRead } from '../wire/mac.js';
 import { VXLAN_HLEN, vxlanWrite } from '../wire/vxlan.js';
 import { completeTxChecksum } from './offload.js';
 import { answerArp, ARP_FRAME_LEN } from './proxy-arp.js';
@@ -213,7 +212,7 @@ export class Encapsulator {
       if (answerNs(buf, fo, flen, dev.neigh6)) return this.answerLocally(buf, fo, NA_FRAME_LEN, C.ndp_proxied);
     }
     // I/G bit of the destination MAC: broadcast and multicast always flood.
-    const entry = (buf[fo]! & 1) === 0 ? dev.fdb.lookup(macRead(buf, fo)) : undefined;
+    const entry = (buf[fo]! & 1) === 0 ? dev.fdb.lookupAt(buf, fo) : undefined;
     const e = entry ?? dev.fdb.defaults;
     if (e === undefined) return drop(v, C.tx_fdb_miss);
     // The outer TOS (ECN per INET_ECN_encapsulate): one per frame; a super-frame's segments share its header.
