@@ -111,9 +111,13 @@ export interface TunableUdpBind extends UdpBind {
   setIpOption(what: UdpIpOption, value: number): number;
 }
 
-/** The portable fallback socket: sends go through a bounded ring; `ringFull` counts what found no room. */
+/**
+ * The portable fallback socket: received datagrams wait in a bounded queue; `rxQueueFull` counts those that
+ * found it full, the one drop that no recvBatch/sendBatch result reports. (Its sends go through a bounded ring
+ * too, but a send that finds no room is in sendBatch's result, as droppedBecauseFull.)
+ */
 export interface QueuedUdpBind extends UdpBind {
-  readonly ringFull: number;
+  readonly rxQueueFull: number;
 }
 
 /**

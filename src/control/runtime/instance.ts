@@ -94,6 +94,15 @@ export type Logger = (line: string) => void;
 export const MAX_DEVICES = VNIS_MAX;
 const SLOTS_PER_DEVICE = 1024;
 
+/**
+ * At stop, the datagrams the dgram fallback dropped because its receive queue was full join the device's
+ * pool_exhausted, in time for the final counter dump. Only those: a send that found the fallback's ring full
+ * was in sendBatch's result and is already tx_sock_full (counting both made every such drop two).
+ */
+export function foldQueuedDrops(counters: Counters, sock: QueuedUdpBind): void {
+  counters.v[C.pool_exhausted]! += sock.rxQueueFull;
+}
+
 export async function startInstance(cfg: UpConfig, log: Logger, platform: Platform): Promise<Instance> {
   const undo = new UndoStack();
   try {
@@ -156,7 +165,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
   const bindAddr = cfg.local ?? (v6 ? '::' : '0.0.0.0');
   const destinationSlots = multi ? MAX_DEVICES * SLOTS_PER_DEVICE : undefined;
   let udp: UdpBind;
-  // The native socket takes outer-header options; the dgram fallback counts its ring drops.
+  // The native socket takes outer-header options; the dgram fallback counts its receive-queue drops.
   let tunable: TunableUdpBind | undefined;
   let queued: QueuedUdpBind | undefined;
   try {
@@ -289,7 +298,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
     stop(): void {
       if (stopped) return;
       stopped = true;
-      if (queued !== undefined) first.vtep.counters.v[C.pool_exhausted]! += queued.ringFull;
+      if (queued !== undefined) foldQueuedDrops(first.vtep.counters, queued);
       undo.run(log); // devices first (routes, then TAP; newest first), then the sockets
     },
   };

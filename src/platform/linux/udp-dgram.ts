@@ -4,8 +4,10 @@
  *
  * Ownership: dgram may still be reading a buffer after send() returns, so each outgoing datagram is copied
  * into the next slot of a bounded ring that stays busy until dgram's callback. dgram completes sends in
- * order, so one shared callback frees the oldest slot. A full ring is a counted drop (`ringFull`), never
- * growth. Received datagrams queue (bounded as well) until the dataplane drains them with recvBatch.
+ * order, so one shared callback frees the oldest slot. A full ring is a drop, never growth: reported in
+ * sendBatch's result as dropped-because-full (the dataplane counts it as tx_sock_full), like a full socket
+ * buffer on the native path. Received datagrams queue (bounded as well) until the dataplane drains them with
+ * recvBatch; what finds that queue full is counted here (`rxQueueFull`), since no result reports it.
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -25,8 +27,8 @@ export class DgramUdpBind implements QueuedUdpBind {
   /** node:dgram has no per-send TOS and no IP_RECVTOS: outer ECN stays Not-ECT and is not read on receive. */
   readonly perPacketTos = false;
   readonly destinationSlots = 4096;
-  /** Datagrams dropped because the send ring or the receive queue was full. */
-  ringFull = 0;
+  /** Received datagrams dropped because the receive queue was full. */
+  rxQueueFull = 0;
 
   private readonly sock: dgram.Socket;
   private readonly dests: ({ ip: string; port: number } | undefined)[] = [];
@@ -54,7 +56,7 @@ export class DgramUdpBind implements QueuedUdpBind {
     this.family = isIPv6(address) ? 6 : 4;
     sock.on('message', (msg, rinfo) => {
       if (this.rxLen === RX_QUEUE) {
-        this.ringFull++;
+        this.rxQueueFull++;
         return;
       }
       const i = (this.rxHead + this.rxLen) % RX_QUEUE;
@@ -137,8 +139,7 @@ export class DgramUdpBind implements QueuedUdpBind {
         continue;
       }
       if (this.inFlight === RING_SLOTS) {
-        full++;
-        this.ringFull++;
+        full++; // counted once, by the dataplane, from result[1]
         continue;
       }
       const at = this.ringHead * RING_SLOT_SIZE;
