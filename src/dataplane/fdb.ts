@@ -38,8 +38,6 @@ export interface FdbEntry {
   readonly slots: Uint32Array;
   /** remotes[i].vni, -1 = the instance's own. */
   readonly vnis: Int32Array;
-  /** True when any remote overrides the VNI (the hot path then copies per remote). */
-  readonly anyVniOverride: boolean;
   /** False for entries learned from traffic (`bridge fdb show` prints them without `permanent`). */
   readonly static: boolean;
   /** remotes[i] as an IPv4 address (uint32), or -1 for IPv6: the snoop compares without allocating. */
@@ -249,17 +247,6 @@ export class Fdb {
     return n;
   }
 
-  /** Removes every learned entry (`--nolearning` after a reload, tests). */
-  flushLearned(): number {
-    let n = 0;
-    for (const e of this.entries.values()) if (!e.static) {
-      this.remove(e.mac);
-      n++;
-    }
-    this.learnedCount = 0;
-    return n;
-  }
-
   private publish(mac: number, remotes: Remote[], isStatic = true, now = 0): void {
     const ip6s = Buffer.alloc(16 * remotes.length);
     const ip4s = Float64Array.from(remotes, (r, i) => {
@@ -272,7 +259,6 @@ export class Fdb {
       remotes,
       slots: Uint32Array.from(remotes, (r) => r.slot),
       vnis: Int32Array.from(remotes, (r) => r.vni),
-      anyVniOverride: remotes.some((r) => r.vni >= 0),
       static: isStatic,
       ip4s,
       ip6s,
@@ -333,7 +319,7 @@ export class Fdb {
     }
   }
 
-  /** Destination slots in use by the table (for `show` and tests). */
+  /** Destination slots in use by the table (tests). */
   get slotsInUse(): number {
     return this.slotOf.size;
   }

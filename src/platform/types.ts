@@ -28,11 +28,6 @@ export interface TapDevice {
   close(): void;
 }
 
-export interface SendResult {
-  /** [sent, droppedBecauseFull, refused, lastErrno] of the last sendBatch. */
-  readonly r: Int32Array;
-}
-
 export interface UdpBind {
   /** 4 or 6: the address family of the bound socket. */
   readonly family: 4 | 6;
