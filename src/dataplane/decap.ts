@@ -82,7 +82,7 @@ export class Decapsulator {
     if (src === dev.ownMac) return drop(v, C.rx_loop);
     if ((buf[fo + 6]! & 1) !== 0 || src === 0) return drop(v, C.rx_bad_src_mac);
     if (this.learning) {
-      const s = dev.fdb.snoop(src, addrs, addrOff, this.now);
+      const s = dev.fdb.snoop(buf, fo + 6, addrs, addrOff, this.now);
       if (s !== SNOOP_SAME) {
         if (s === SNOOP_STATIC_CONFLICT) return drop(v, C.rx_fdb_static_conflict);
         v[s === SNOOP_LEARNED ? C.fdb_learned : s === SNOOP_MOVED ? C.fdb_moved : C.fdb_learn_skipped]!++;

@@ -18,6 +18,7 @@ import ipaddr from 'ipaddr.js';
 import type { UdpBind } from '../platform/types.js';
 import { ipv6Hex } from '../platform/sockaddr.js';
 import { ipv4AddrParse } from '../wire/ipv4.js';
+import { macRead } from '../wire/mac.js';
 
 /** What the FDB needs of the UDP side: destination slots (of one socket, or of every socket of a pool). */
 export type DestinationTable = Pick<UdpBind, 'destinationSlots' | 'setDestination'>;
@@ -78,8 +79,12 @@ export class Fdb {
   private readonly defaultPort: number;
   /** The all-zeros entry (default destinations), or undefined when there is none. Read on every flood. */
   defaults: FdbEntry | undefined;
-  /** Underlay addresses of every remote, as the 4 or 16 address bytes in hex: for --peers-only. */
-  private peers = new Set<number>();
+  /**
+   * Underlay addresses of every static remote, for --peers-only: IPv4 as sorted uint32s (a binary search: a Set
+   * of numbers would box every address from 128.0.0.0 up, 16 bytes per datagram), IPv6 as the 16 address bytes
+   * in hex.
+   */
+  private peers = new Uint32Array(0);
   private peers6 = new Set<string>();
   /** Number of learned (non-static) entries. */
   learnedCount = 0;
@@ -192,7 +197,20 @@ export class Fdb {
    */
   isKnownPeer(addrs: Buffer, off: number): boolean {
     const family = addrs[off]! | (addrs[off + 1]! << 8);
-    if (family === 2) return this.peers.has(addrs.readUInt32BE(off + 4));
+    if (family === 2) {
+      const a = ipv4At(addrs, off + 4);
+      const p = this.peers;
+      let lo = 0;
+      let hi = p.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const x = p[mid]!;
+        if (x === a) return true;
+        if (x < a) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return false;
+    }
     if (family === 10) return this.peers6.has(addrs.toString('hex', off + 8, off + 24));
     return false;
   }
@@ -202,12 +220,13 @@ export class Fdb {
   }
 
   /**
-   * Learning (the kernel's vxlan_snoop): the inner source MAC `mac` arrived from the outer source sockaddr at
-   * `addrs[off]` (Linux layout) at time `now`. Allocates only when an entry is created or moves. Returns a
+   * Learning (the kernel's vxlan_snoop): the inner source MAC, the 6 bytes at `buf[macOff]`, arrived from the
+   * outer source sockaddr at `addrs[off]` (Linux layout) at time `now`. Allocates only when an entry is created
+   * or moves (the MAC is read as bytes, not passed as a number, for the reason given at byHalves). Returns a
    * SNOOP_* code; SNOOP_STATIC_CONFLICT means the caller drops the datagram.
    */
-  snoop(mac: number, addrs: Buffer, off: number, now: number): number {
-    const e = this.entries.get(mac);
+  snoop(buf: Buffer, macOff: number, addrs: Buffer, off: number, now: number): number {
+    const e = this.lookupAt(buf, macOff);
     const family = addrs[off]! | (addrs[off + 1]! << 8);
     if (e !== undefined) {
       if (remoteIndexOf(e, addrs, off, family) >= 0) {
@@ -226,7 +245,7 @@ export class Fdb {
       return SNOOP_FULL; // no destination slot left: keep flooding to this MAC
     }
     if (e === undefined) this.learnedCount++;
-    this.publish(mac, [{ ip, port: this.defaultPort, vni: -1, slot }], false, now);
+    this.publish(macRead(buf, macOff), [{ ip, port: this.defaultPort, vni: -1, slot }], false, now);
     return e === undefined ? SNOOP_LEARNED : SNOOP_MOVED;
   }
 
@@ -283,7 +302,7 @@ export class Fdb {
         if (v4 >= 0) p4.add(v4);
         else p6.add(ipv6Hex(r.ip));
       }
-    this.peers = p4;
+    this.peers = Uint32Array.from(p4).sort();
     this.peers6 = p6;
   }
 
@@ -330,11 +349,20 @@ function parseV4(ip: string): number {
   return ipv4AddrParse(ip) ?? -1;
 }
 
+/**
+ * The IPv4 address at `buf[off]` as a uint32, read byte by byte: Buffer.readUInt32BE is a call that V8 does
+ * not always inline, and its result from 128.0.0.0 up is then a new heap number (16 bytes per datagram with
+ * --learning, measured by test/unit/alloc.test.ts).
+ */
+function ipv4At(buf: Buffer, off: number): number {
+  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+}
+
 /** Index of the remote of `e` whose address is the sockaddr at `addrs[off]`, or -1. No allocation. */
 function remoteIndexOf(e: FdbEntry, addrs: Buffer, off: number, family: number): number {
   const k = e.ip4s.length;
   if (family === 2) {
-    const a = addrs.readUInt32BE(off + 4);
+    const a = ipv4At(addrs, off + 4);
     for (let i = 0; i < k; i++) if (e.ip4s[i] === a) return i;
   } else if (family === 10) {
     for (let i = 0; i < k; i++) if (e.ip4s[i]! < 0 && e.ip6s.compare(addrs, off + 8, off + 24, 16 * i, 16 * i + 16) === 0) return i;
