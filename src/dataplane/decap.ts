@@ -20,7 +20,7 @@ import { VNET_HDR_LEN } from '../platform/types.js';
 import { C, drop } from './counters.js';
 import { SNOOP_LEARNED, SNOOP_MOVED, SNOOP_SAME, SNOOP_STATIC_CONFLICT } from './fdb.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
-import { macRead } from '../wire/mac.js';
+import { macHi24, macLo24 } from '../wire/mac.js';
 import { VXLAN_HLEN } from '../wire/vxlan.js';
 import { writeRxVnetHeader } from './offload.js';
 import { ADD_FLUSH_FIRST, ADD_TAKEN, TcpCoalescer } from './coalesce.js';
@@ -43,8 +43,13 @@ export interface DecapOptions {
 export class Decapsulator {
   readonly dev: DeviceState;
   readonly learning: boolean;
-  /** The clock, read once per socket wakeup when learning (not per datagram): set by the socket. */
-  now = 0;
+  /**
+   * The clock, read once per socket wakeup when learning (not per datagram): set by the socket, kept by the
+   * FDB for its snoop (a time passed per datagram as an argument would be boxed whenever V8 does not inline).
+   */
+  set now(t: number) {
+    this.dev.fdb.now = t;
+  }
   private readonly v: Float64Array;
   private readonly tap: TapDevice;
   private readonly vnetLen: number;
@@ -53,6 +58,9 @@ export class Decapsulator {
   private readonly superAbove: number;
   private readonly coalescer: TcpCoalescer | undefined;
   private readonly flowMss: FlowMssTable;
+  /** The device's own MAC as two 24-bit halves (see deliver). */
+  private readonly ownHi: number;
+  private readonly ownLo: number;
 
   constructor(dev: DeviceState, o: DecapOptions) {
     this.dev = dev;
@@ -64,6 +72,8 @@ export class Decapsulator {
     this.flowMss = o.flowMss;
     this.coalescer = o.rxCoalesce && o.tap.vnetHdr ? new TcpCoalescer(o.tap, o.tapMtu, o.flowMss) : undefined;
     this.learning = o.learning;
+    this.ownHi = Math.floor(dev.ownMac / 0x1000000);
+    this.ownLo = dev.ownMac % 0x1000000;
   }
 
   /**
@@ -78,11 +88,13 @@ export class Decapsulator {
     let flen = len - VXLAN_HLEN;
     // Source MAC: our own means a loop (or our flood reflected back); multicast or zero is never a valid
     // sender (the kernel refuses to learn those too).
-    const src = macRead(buf, fo + 6);
-    if (src === dev.ownMac) return drop(v, C.rx_loop);
-    if ((buf[fo + 6]! & 1) !== 0 || src === 0) return drop(v, C.rx_bad_src_mac);
+    // Compared as two 24-bit halves: a 48-bit number is boxed (16 bytes) whenever V8 does not inline its reader.
+    const srcHi = macHi24(buf, fo + 6);
+    const srcLo = macLo24(buf, fo + 6);
+    if (srcHi === this.ownHi && srcLo === this.ownLo) return drop(v, C.rx_loop);
+    if ((srcHi & 0x10000) !== 0 || (srcHi | srcLo) === 0) return drop(v, C.rx_bad_src_mac);
     if (this.learning) {
-      const s = dev.fdb.snoop(buf, fo + 6, addrs, addrOff, this.now);
+      const s = dev.fdb.snoop(buf, fo + 6, addrs, addrOff);
       if (s !== SNOOP_SAME) {
         if (s === SNOOP_STATIC_CONFLICT) return drop(v, C.rx_fdb_static_conflict);
         v[s === SNOOP_LEARNED ? C.fdb_learned : s === SNOOP_MOVED ? C.fdb_moved : C.fdb_learn_skipped]!++;

@@ -18,7 +18,7 @@ import ipaddr from 'ipaddr.js';
 import type { UdpBind } from '../platform/types.js';
 import { ipv6Hex } from '../platform/sockaddr.js';
 import { ipv4AddrParse } from '../wire/ipv4.js';
-import { macRead } from '../wire/mac.js';
+import { macHi24, macLo24, macRead } from '../wire/mac.js';
 
 /** What the FDB needs of the UDP side: destination slots (of one socket, or of every socket of a pool). */
 export type DestinationTable = Pick<UdpBind, 'destinationSlots' | 'setDestination'>;
@@ -88,6 +88,12 @@ export class Fdb {
   private peers6 = new Set<string>();
   /** Number of learned (non-static) entries. */
   learnedCount = 0;
+  /**
+   * The caller's clock (seconds) for snoop(): set once per receive wakeup by the socket loop. A field, not a
+   * per-datagram argument: a fractional number passed to a call V8 does not inline is a new heap number each time
+   * (16 bytes per datagram with --learning, seen by test/unit/alloc.test.ts in some runs).
+   */
+  now = 0;
 
   /** One past the last destination slot this table may use. */
   private readonly slotEnd: number;
@@ -117,9 +123,7 @@ export class Fdb {
 
   /** Hot path: the entry for the 6 MAC bytes at `buf[off]`, without allocating (see byHalves). */
   lookupAt(buf: Buffer, off: number): FdbEntry | undefined {
-    const hi = (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
-    const lo = (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
-    return this.byHalves.get(hi)?.get(lo);
+    return this.byHalves.get(macHi24(buf, off))?.get(macLo24(buf, off));
   }
 
   private put(e: FdbEntry): void {
@@ -198,7 +202,9 @@ export class Fdb {
   isKnownPeer(addrs: Buffer, off: number): boolean {
     const family = addrs[off]! | (addrs[off + 1]! << 8);
     if (family === 2) {
-      const a = ipv4At(addrs, off + 4);
+      // Read in place, not by a helper: a uint32 from 128.0.0.0 up returned by a call V8 does not inline is a
+      // new heap number (16 bytes per datagram; Buffer.readUInt32BE measured so, see test/unit/alloc.test.ts).
+      const a = ((addrs[off + 4]! << 24) | (addrs[off + 5]! << 16) | (addrs[off + 6]! << 8) | addrs[off + 7]!) >>> 0;
       const p = this.peers;
       let lo = 0;
       let hi = p.length - 1;
@@ -221,11 +227,12 @@ export class Fdb {
 
   /**
    * Learning (the kernel's vxlan_snoop): the inner source MAC, the 6 bytes at `buf[macOff]`, arrived from the
-   * outer source sockaddr at `addrs[off]` (Linux layout) at time `now`. Allocates only when an entry is created
+   * outer source sockaddr at `addrs[off]` (Linux layout) at time `this.now`. Allocates only when an entry is created
    * or moves (the MAC is read as bytes, not passed as a number, for the reason given at byHalves). Returns a
    * SNOOP_* code; SNOOP_STATIC_CONFLICT means the caller drops the datagram.
    */
-  snoop(buf: Buffer, macOff: number, addrs: Buffer, off: number, now: number): number {
+  snoop(buf: Buffer, macOff: number, addrs: Buffer, off: number): number {
+    const now = this.now;
     const e = this.lookupAt(buf, macOff);
     const family = addrs[off]! | (addrs[off + 1]! << 8);
     if (e !== undefined) {
@@ -349,20 +356,12 @@ function parseV4(ip: string): number {
   return ipv4AddrParse(ip) ?? -1;
 }
 
-/**
- * The IPv4 address at `buf[off]` as a uint32, read byte by byte: Buffer.readUInt32BE is a call that V8 does
- * not always inline, and its result from 128.0.0.0 up is then a new heap number (16 bytes per datagram with
- * --learning, measured by test/unit/alloc.test.ts).
- */
-function ipv4At(buf: Buffer, off: number): number {
-  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-
 /** Index of the remote of `e` whose address is the sockaddr at `addrs[off]`, or -1. No allocation. */
 function remoteIndexOf(e: FdbEntry, addrs: Buffer, off: number, family: number): number {
   const k = e.ip4s.length;
   if (family === 2) {
-    const a = ipv4At(addrs, off + 4);
+    // Read in place, as in isKnownPeer (a returned uint32 may be boxed).
+    const a = ((addrs[off + 4]! << 24) | (addrs[off + 5]! << 16) | (addrs[off + 6]! << 8) | addrs[off + 7]!) >>> 0;
     for (let i = 0; i < k; i++) if (e.ip4s[i] === a) return i;
   } else if (family === 10) {
     for (let i = 0; i < k; i++) if (e.ip4s[i]! < 0 && e.ip6s.compare(addrs, off + 8, off + 24, 16 * i, 16 * i + 16) === 0) return i;

@@ -8,9 +8,11 @@
 //                 |+-- I/G bit (0x01 of byte 0): 1 = group (multicast, incl. broadcast)
 //                 +--- U/L bit (0x02 of byte 0): 1 = locally administered
 //
-// Why a number: the FDB is a Map keyed by MAC, and a number key hashes without allocating a string or
-// a Buffer per lookup. 48 bits fit exactly in a double (2^53), as hi16 * 2^32 + lo32. The bit tests below
-// use division rather than `>>`, because JS shift operators truncate to 32 bits.
+// Why a number: the control plane keys tables by MAC without building a string or a Buffer. 48 bits fit
+// exactly in a double (2^53), as hi16 * 2^32 + lo32. The bit tests below use division rather than `>>`,
+// because JS shift operators truncate to 32 bits. But a 48-bit number is a double, which V8 boxes into a new
+// heap number (16 bytes) as a Map key or wherever it crosses a call it does not inline: the hot path uses the
+// two 24-bit halves instead (macHi24 / macLo24), small integers on every build.
 
 import { get16, get32, put16, put32 } from './bytes.js';
 
@@ -24,6 +26,16 @@ const TWO_40 = 0x100_0000_0000;
 /** Reads the 6 bytes at `off` as a 48-bit integer. */
 export function macRead(buf: Buffer, off: number): number {
   return get16(buf, off) * TWO_32 + get32(buf, off + 2);
+}
+
+/** The high 24 bits (bytes 0-2) of the MAC at `off`: a small integer, never boxed. */
+export function macHi24(buf: Buffer, off: number): number {
+  return (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
+}
+
+/** The low 24 bits (bytes 3-5) of the MAC at `off`: a small integer, never boxed. */
+export function macLo24(buf: Buffer, off: number): number {
+  return (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
 }
 
 /** Writes a 48-bit integer as 6 bytes at `off`. */

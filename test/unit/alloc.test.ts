@@ -66,7 +66,11 @@ function push(rig: Rig, way: 'encap' | 'decap', n: number): void {
   }
 }
 
-/** Heap bytes allocated and retained per packet over one window of `PACKETS` packets one way. */
+/**
+ * Heap bytes allocated and retained per packet over one window of PACKETS packets one way. Allocated: heap used
+ * at the end minus at the start, plus what the GCs in between freed (GCProfiler sees every one). Retained: the
+ * same difference between two forced full GCs.
+ */
 function window(rig: Rig, way: 'encap' | 'decap'): { allocated: number; retained: number } {
   gc();
   gc();
@@ -83,11 +87,12 @@ function window(rig: Rig, way: 'encap' | 'decap'): { allocated: number; retained
 }
 
 /**
- * The first clean window of up to WINDOWS, after the warm-up (or the last one). Some decap windows show a lump
- * of 0.1-0.3 MB that is not per packet: it is the same over 10^6 or 3·10^6 packets and with 16 times more
- * wakeups, and other windows of the same run show none (measured; the cause, likely V8 tiering, is not pinned
- * down). A per-packet allocation repeats in every window: the smallest V8 object is 16 bytes, so even one per
- * batch of 64 packets is 0.25 byte per packet, over the limit each time.
+ * The first window of up to WINDOWS, after the warm-up, within the limit on both measures (or the last one).
+ * Why not the first window: V8 still (re)compiles a function now and then, most often after a forced GC — a
+ * one-off lump of 0.1-0.3 MB of code and feedback, allocated and sometimes retained (measured with --trace-opt:
+ * the dirty windows are those with a compile), the same over 10^6 or 3·10^6 packets. A per-packet allocation
+ * repeats in every window: the smallest V8 object is 16 bytes, so even one per batch of 64 packets is 0.25 byte
+ * per packet, over the limit each time.
  */
 function measure(rig: Rig, way: 'encap' | 'decap'): { allocated: number; retained: number } {
   push(rig, way, WARMUP);

@@ -46,8 +46,10 @@ describe('FDB lookupAt agrees with lookup', () => {
     const fdb = new Fdb(new FakeUdpBind(), 4789);
     const addrs = Buffer.alloc(28);
     writeSockaddr(addrs, 0, '192.0.2.20', 4789);
-    fdb.snoop(hex('020000000001'), 0, addrs, 0, 100);
-    fdb.snoop(hex('020000000002'), 0, addrs, 0, 200);
+    fdb.now = 100;
+    fdb.snoop(hex('020000000001'), 0, addrs, 0);
+    fdb.now = 200;
+    fdb.snoop(hex('020000000002'), 0, addrs, 0);
     expect(at(fdb, '02:00:00:00:00:01')!.static).toBe(false);
     expect(fdb.age(250, 100)).toBe(1); // the one last heard at 100
     expect(at(fdb, '02:00:00:00:00:01')).toBeUndefined();

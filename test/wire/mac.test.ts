@@ -11,6 +11,8 @@ import {
   macIsZero,
   macParse,
   macRandomLocal,
+  macHi24,
+  macLo24,
   macRead,
   macWrite,
 } from '../../src/wire/mac.js';
@@ -26,6 +28,13 @@ describe('mac', () => {
     expect(macRead(ARP_REQUEST, 6)).toBe(VX0_A);
     expect(macRead(ARP_REQUEST, 0)).toBe(MAC_BROADCAST);
     expect(MAC_BROADCAST).toBe(2 ** 48 - 1);
+  });
+
+  it('reads the two 24-bit halves the hot path compares (02:42:c0 | a8:64:01), at an odd offset', () => {
+    expect(macHi24(ARP_REQUEST, 6)).toBe(0x0242c0);
+    expect(macLo24(ARP_REQUEST, 6)).toBe(0xa86401);
+    const b = hex('a5 ff ff ff ff ff ff a5');
+    expect([macHi24(b, 1), macLo24(b, 1)]).toEqual([0xffffff, 0xffffff]); // no sign: 24 bits, never negative
   });
 
   it('reads values with the top bit of every byte set exactly (no sign or 32-bit truncation)', () => {
