@@ -19,4 +19,5 @@ export * from './udp.js';
 export * from './tcp.js';
 export * from './icmp.js';
 export * from './vxlan.js';
+export * from './inner-frame.js';
 export * from './checksum.js';

@@ -73,6 +73,20 @@ export const IPV4_ERR_CHECKSUM = 5 as const;
 export const IPV4_REASON_NAMES = ['ok', 'short', 'version', 'ihl', 'total_len', 'checksum'] as const;
 
 export function ipv4Check(buf: Buffer, off: number, len: number): number {
+  const r = ipv4CheckLengths(buf, off, len);
+  if (r !== IPV4_OK) return r;
+  // RFC 791: "The checksum field is the 16 bit one's complement of the one's complement sum of all 16 bit
+  // words in the header." Summing the header including the field gives all ones when it is right.
+  if (csumFold(csumAdd(buf, off, ipv4HeaderLen(buf, off))) !== 0xffff) return IPV4_ERR_CHECKSUM;
+  return IPV4_OK;
+}
+
+/**
+ * ipv4Check without the header checksum: version, IHL and total length against `len`, so every length the
+ * accessors give stays inside the packet. For a packet in transit whose header checksum is the receiving
+ * host's business, as the kernel's tunnel paths treat an inner packet (inner-frame.ts).
+ */
+export function ipv4CheckLengths(buf: Buffer, off: number, len: number): number {
   if (len < IPV4_MIN_HLEN) return IPV4_ERR_SHORT;
   const vi = buf[off]!;
   if (vi >>> 4 !== 4) return IPV4_ERR_VERSION;
@@ -81,9 +95,6 @@ export function ipv4Check(buf: Buffer, off: number, len: number): number {
   if (hlen > len) return IPV4_ERR_SHORT;
   const total = get16(buf, off + IPV4_TOTAL_LEN);
   if (total < hlen || total > len) return IPV4_ERR_TOTAL_LEN;
-  // RFC 791: "The checksum field is the 16 bit one's complement of the one's complement sum of all 16 bit
-  // words in the header." Summing the header including the field gives all ones when it is right.
-  if (csumFold(csumAdd(buf, off, hlen)) !== 0xffff) return IPV4_ERR_CHECKSUM;
   return IPV4_OK;
 }
 

@@ -45,6 +45,20 @@ export const IPV6_ADDR_LEN = 16 as const;
 /** RFC 8200 section 5: "every link in the Internet [must] have an MTU of 1280 octets or greater". */
 export const IPV6_MIN_MTU = 1280 as const;
 
+/**
+ * Fragment extension header (RFC 8200 section 4.5), Next Header 44, 8 bytes:
+ *    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *    |  Next Header  |   Reserved    |      Fragment Offset    |Res|M|
+ *    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *    |                         Identification                        |
+ *    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ */
+export const IPV6_NEXT_FRAGMENT = 44 as const;
+export const IPV6_FRAG_OFFSET_FLAGS = 2 as const;
+export const IPV6_FRAG_HLEN = 8 as const;
+/** Mask over the 16-bit offset/flags word: the 13-bit Fragment Offset (in 8-byte units, shifted left by 3). */
+export const IPV6_FRAG_OFFSET_MASK = 0xfff8 as const;
+
 export const IPV6_OK = 0 as const;
 /** Fewer than 40 bytes. */
 export const IPV6_ERR_SHORT = 1 as const;

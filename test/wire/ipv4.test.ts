@@ -10,6 +10,7 @@ import {
   IPV4_ERR_IHL,
   IPV4_ERR_SHORT,
   IPV4_ERR_TOTAL_LEN,
+  ipv4CheckLengths,
   IPV4_ERR_VERSION,
   IPV4_FLAG_DF,
   IPV4_FLAGS_FRAG,
@@ -194,6 +195,8 @@ describe('ipv4', () => {
       expect(ipv4Check(b, 0, len ?? b.length)).toBe(reason);
       expect(IPV4_REASON_NAMES[reason]).toBe(name);
       expect(ipv4Parse(b, 0, len ?? b.length)).toBeUndefined();
+      // The same verdict without the checksum, which alone it does not look at.
+      expect(ipv4CheckLengths(b, 0, len ?? b.length)).toBe(reason === IPV4_ERR_CHECKSUM ? IPV4_OK : reason);
     });
   });
 
