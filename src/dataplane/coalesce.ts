@@ -24,7 +24,9 @@ import type { TapDevice } from '../platform/types.js';
 import type { FlowMssTable } from './flow-mss.js';
 import { tcpGsoSize } from './rx-super.js';
 import { csumAdd, csumFinish, csumFold, pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.js';
-import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
+import { ETH_HLEN } from '../wire/ethernet.js';
+import { FRAG_NONE, INNER_OK, type InnerFrame } from '../wire/inner-frame.js';
+import { IPPROTO_TCP, IPV4_MIN_HLEN } from '../wire/ipv4.js';
 
 const VNET = 10;
 const MAX_IP_LEN = 65535;
@@ -63,36 +65,23 @@ export class TcpCoalescer {
   }
 
   /**
-   * Offers the inner frame `src[fo .. fo+flen)`. Returns ADD_TAKEN when the coalescer took it (held or
+   * Offers the inner frame `v` (parsed from `src`). Returns ADD_TAKEN when the coalescer took it (held or
    * merged); ADD_FLUSH_FIRST when it is a mergeable segment that does not continue what is held — the caller
    * flushes (and accounts for) what is held, then offers it again; ADD_NOT_TCP_DATA when it is not a
    * mergeable TCP data segment — the caller flushes and writes it itself.
    */
-  add(src: Buffer, fo: number, flen: number): number {
-    if (flen < ETH_HLEN + 40) return ADD_NOT_TCP_DATA;
-    const type = src.readUInt16BE(fo + 12);
-    const l3 = fo + ETH_HLEN;
-    let ipHdr: number;
-    let ipLen: number;
-    let v6: boolean;
-    if (type === ETHERTYPE_IPV4) {
-      if (src[l3] !== 0x45) return ADD_NOT_TCP_DATA; // version 4, no IP options
-      if (src[l3 + 9] !== 6) return ADD_NOT_TCP_DATA;
-      if ((src.readUInt16BE(l3 + 6) & 0x3fff) !== 0) return ADD_NOT_TCP_DATA; // fragment
-      ipHdr = 20;
-      ipLen = src.readUInt16BE(l3 + 2);
-      v6 = false;
-    } else if (type === ETHERTYPE_IPV6) {
-      if (src[l3]! >> 4 !== 6 || src[l3 + 6] !== 6 || flen < ETH_HLEN + 60) return ADD_NOT_TCP_DATA;
-      ipHdr = 40;
-      ipLen = 40 + src.readUInt16BE(l3 + 4);
-      v6 = true;
-    } else return ADD_NOT_TCP_DATA;
-    if (ipLen > flen - ETH_HLEN || ipLen < ipHdr + 20) return ADD_NOT_TCP_DATA;
-    const l4 = l3 + ipHdr;
-    const thl = (src[l4 + 12]! >> 4) << 2;
-    const payload = ipLen - ipHdr - thl;
-    if (thl < 20 || payload <= 0) return ADD_NOT_TCP_DATA; // pure ACKs pass straight through
+  add(src: Buffer, v: InnerFrame): number {
+    // Untagged, unfragmented TCP with consistent IP and TCP lengths (INNER_OK), and IPv4 without options.
+    if (v.reason !== INNER_OK || v.tags !== 0 || v.proto !== IPPROTO_TCP || v.frag !== FRAG_NONE) return ADD_NOT_TCP_DATA;
+    if (v.ipVersion === 4 && v.l3Hlen !== IPV4_MIN_HLEN) return ADD_NOT_TCP_DATA;
+    const fo = v.fo;
+    const ipHdr = v.l3Hlen;
+    const ipLen = v.ipLen;
+    const v6 = v.ipVersion === 6;
+    const l4 = v.l4;
+    const thl = v.tcpHlen;
+    const payload = v.l4Len - thl;
+    if (payload <= 0) return ADD_NOT_TCP_DATA; // pure ACKs pass straight through
     const flags = src[l4 + 13]!;
     if ((flags & ~(TCP_ACK | TCP_PSH)) !== 0 || (flags & TCP_ACK) === 0) return ADD_NOT_TCP_DATA;
     const seq = src.readUInt32BE(l4 + 4);

@@ -20,6 +20,7 @@ import { VNET_HDR_LEN } from '../platform/types.js';
 import { C, drop } from './counters.js';
 import { SNOOP_LEARNED, SNOOP_MOVED, SNOOP_SAME, SNOOP_STATIC_CONFLICT } from './fdb.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
+import { InnerFrame } from '../wire/inner-frame.js';
 import { macHi24, macLo24 } from '../wire/mac.js';
 import { VXLAN_HLEN } from '../wire/vxlan.js';
 import { writeRxVnetHeader } from './offload.js';
@@ -58,6 +59,8 @@ export class Decapsulator {
   private readonly superAbove: number;
   private readonly coalescer: TcpCoalescer | undefined;
   private readonly flowMss: FlowMssTable;
+  /** The headers of the datagram's inner frame, parsed once in deliver() (reused for every datagram). */
+  private readonly inner = new InnerFrame();
   /** The device's own MAC as two 24-bit halves (see deliver). */
   private readonly ownHi: number;
   private readonly ownLo: number;
@@ -102,23 +105,26 @@ export class Decapsulator {
     }
     // ECN (INET_ECN_decapsulate, after learning as in vxlan_rcv): outer CE marks an ECT inner packet CE, and
     // drops a Not-ECT one.
-    if (decapEcn(buf, fo, flen, outerTos) === ECN_DROP) return drop(v, C.rx_ecn_not_ect);
+    // The one parse of the inner frame's headers: everything below reads them through `inner`.
+    const inner = this.inner;
+    inner.parse(buf, fo, flen);
+    if (decapEcn(buf, inner, outerTos) === ECN_DROP) return drop(v, C.rx_ecn_not_ect);
     // SYNs from the far side carry the MSS the remote end can take (the smaller of both sizes the super-frames).
-    this.flowMss.noteSyn(buf, fo, flen);
+    this.flowMss.noteSyn(buf, inner);
     const co = this.coalescer;
     if (co !== undefined) {
-      let r = co.add(buf, fo, flen);
+      let r = co.add(buf, inner);
       if (r === ADD_FLUSH_FIRST) {
         this.flush();
-        r = co.add(buf, fo, flen);
+        r = co.add(buf, inner);
       }
       if (r === ADD_TAKEN) return C.rx_packets; // counted when the super-frame is written (flush)
       this.flush();
     }
-    if (this.vnetLen !== 0) flen = writeRxVnetHeader(buf, fo, flen, fo - VNET_HDR_LEN);
+    if (this.vnetLen !== 0) flen = writeRxVnetHeader(buf, inner, fo - VNET_HDR_LEN);
     if (flen > this.superAbove) {
       // Larger than the TAP MTU (a kernel peer's whole super-datagram): one GSO super-frame, or a named drop.
-      const r = this.vnetLen === 0 ? C.rx_too_big : markRxSuperFrame(buf, fo, flen, fo - VNET_HDR_LEN, this.tapMtu, this.flowMss, udpGsoSize);
+      const r = this.vnetLen === 0 ? C.rx_too_big : markRxSuperFrame(buf, inner, flen, fo - VNET_HDR_LEN, this.tapMtu, this.flowMss, udpGsoSize);
       if (r === SUPER_MARKED) v[C.tap_super_writes]!++;
       else if (r !== SUPER_PLAIN) return drop(v, r);
     }

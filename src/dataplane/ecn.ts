@@ -24,11 +24,14 @@
  * (*) the kernel logs "non-ECT from ... with TOS=..." (rate-limited) and delivers; we deliver silently.
  * Changing an inner IPv4 TOS fixes its header checksum incrementally (RFC 1624), as IP_ECN_set_ce does.
  * Non-IP frames and IP frames too short for their header are delivered untouched.
+ *
+ * Every function reads the frame through its InnerFrame (wire/inner-frame.ts), parsed once per frame by the
+ * encapsulation / decapsulation: "IP" here means its fixed header is whole and its version agrees.
  */
 import { csumUpdate16 } from '../wire/checksum.js';
-import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN } from '../wire/ethernet.js';
-import { IP_ECN_CE, IP_ECN_ECT0, IP_ECN_ECT1, IP_ECN_MASK, IP_ECN_NOT_ECT, IPV4_CHECKSUM, IPV4_MIN_HLEN, IPV4_TOS, IPV4_TTL } from '../wire/ipv4.js';
-import { IPV6_HOP_LIMIT } from '../wire/ipv6.js';
+import type { InnerFrame } from '../wire/inner-frame.js';
+import { IP_ECN_CE, IP_ECN_ECT0, IP_ECN_ECT1, IP_ECN_MASK, IP_ECN_NOT_ECT, IPV4_CHECKSUM, ipv4SetTos, ipv4Tos, ipv4Ttl } from '../wire/ipv4.js';
+import { ipv6HopLimit, ipv6TrafficClass } from '../wire/ipv6.js';
 
 /** `--tos inherit` as a VtepOptions value (the kernel stores inherit as tos 1, a value no real TOS uses here). */
 export const TOS_INHERIT = -1 as const;
@@ -44,59 +47,32 @@ export function ecnEncapsulate(outer: number, inner: number): number {
   return (outer & ~IP_ECN_MASK & 0xff) | (e === IP_ECN_CE ? IP_ECN_ECT0 : e);
 }
 
-/** Tags looked through, as the kernel's VLAN_MAX_DEPTH. */
-const VLAN_MAX_DEPTH = 8;
-
 /**
- * Where the inner packet's Ethernet type is in the frame at `buf[fo .. fo+flen)`, past up to VLAN_MAX_DEPTH
- * 802.1Q/802.1ad tags (skb_protocol(skb, true)): the offset of the 2-byte type, the L3 header right after it;
- * -1 when the frame ends first. Callers still check that the L3 header fits.
+ * The inner packet's DS field (TOS / traffic class) of the frame `v` (parsed from `buf`), past VLAN tags, or 0
+ * when it is not IPv4/IPv6 with a whole fixed header.
  */
-export function innerTypeAt(buf: Buffer, fo: number, flen: number): number {
-  let at = fo + 12;
-  const end = fo + flen;
-  for (let depth = 0; at + 2 <= end; depth++) {
-    const et = (buf[at]! << 8) | buf[at + 1]!;
-    if ((et !== ETHERTYPE_VLAN && et !== ETHERTYPE_QINQ) || depth === VLAN_MAX_DEPTH) return at;
-    at += 4;
-  }
-  return -1;
-}
-
-/**
- * The inner packet's DS field (TOS / traffic class) of the Ethernet frame at `buf[fo .. fo+flen)`, past VLAN
- * tags, or 0 when it is not IPv4/IPv6 or too short.
- */
-export function innerDsfield(buf: Buffer, fo: number, flen: number): number {
-  const t = innerTypeAt(buf, fo, flen);
-  if (t < 0 || t + 4 > fo + flen) return 0;
-  const et = (buf[t]! << 8) | buf[t + 1]!;
-  const l3 = t + 2;
-  if (et === ETHERTYPE_IPV4) return (buf[l3]! >> 4) === 4 ? buf[l3 + IPV4_TOS]! : 0;
-  if (et === ETHERTYPE_IPV6) return (buf[l3]! >> 4) === 6 ? ((buf[l3]! & 0x0f) << 4) | (buf[l3 + 1]! >> 4) : 0;
+export function innerDsfield(buf: Buffer, v: InnerFrame): number {
+  if (v.ipVersion === 4) return ipv4Tos(buf, v.l3);
+  if (v.ipVersion === 6) return ipv6TrafficClass(buf, v.l3);
   return 0;
 }
 
 /**
- * `--ttl inherit` (ip_tunnel_get_ttl): the inner IPv4 TTL or IPv6 hop limit of the frame at `buf[fo ..
- * fo+flen)`, past VLAN tags; 0 for anything else (ARP, a short frame), which leaves the route's hop limit.
+ * `--ttl inherit` (ip_tunnel_get_ttl): the inner IPv4 TTL or IPv6 hop limit of the frame `v`, past VLAN tags;
+ * 0 for anything else (ARP, a short frame), which leaves the route's hop limit.
  */
-export function innerHopLimit(buf: Buffer, fo: number, flen: number): number {
-  const t = innerTypeAt(buf, fo, flen);
-  if (t < 0) return 0;
-  const et = (buf[t]! << 8) | buf[t + 1]!;
-  const l3 = t + 2;
-  if (et === ETHERTYPE_IPV4) return l3 + IPV4_MIN_HLEN <= fo + flen && buf[l3]! >> 4 === 4 ? buf[l3 + IPV4_TTL]! : 0;
-  if (et === ETHERTYPE_IPV6) return l3 + 40 <= fo + flen && buf[l3]! >> 4 === 6 ? buf[l3 + IPV6_HOP_LIMIT]! : 0;
+export function innerHopLimit(buf: Buffer, v: InnerFrame): number {
+  if (v.ipVersion === 4) return ipv4Ttl(buf, v.l3);
+  if (v.ipVersion === 6) return ipv6HopLimit(buf, v.l3);
   return 0;
 }
 
 /**
- * The outer TOS for the frame at `fo`: `base` (a fixed `--tos`, ECN bits ignored) or, when base is
- * TOS_INHERIT, the inner DS field; then the ECN bits per INET_ECN_encapsulate.
+ * The outer TOS for the frame `v`: `base` (a fixed `--tos`, ECN bits ignored) or, when base is TOS_INHERIT,
+ * the inner DS field; then the ECN bits per INET_ECN_encapsulate.
  */
-export function encapTos(base: number, buf: Buffer, fo: number, flen: number): number {
-  const inner = innerDsfield(buf, fo, flen);
+export function encapTos(base: number, buf: Buffer, v: InnerFrame): number {
+  const inner = innerDsfield(buf, v);
   return ecnEncapsulate(base === TOS_INHERIT ? inner : base, inner);
 }
 
@@ -109,33 +85,30 @@ export function ecnDecapsulate(outerEcn: number, innerEcn: number): number {
 }
 
 /**
- * Applies the outer TOS `outer` to the inner frame at `buf[fo .. fo+flen)` in place. Returns ECN_DELIVER or
+ * Applies the outer TOS `outer` to the inner frame `v` (parsed from `buf`) in place. Returns ECN_DELIVER or
  * ECN_DROP. Cost on the common path (outer Not-ECT): one compare.
  */
-export function decapEcn(buf: Buffer, fo: number, flen: number, outer: number): number {
+export function decapEcn(buf: Buffer, v: InnerFrame, outer: number): number {
   const oe = outer & IP_ECN_MASK;
   if (oe === IP_ECN_NOT_ECT || oe === IP_ECN_ECT0) {
     // Only a CE or ECT(1) outer changes anything, and only Not-ECT inner + CE drops.
     return ECN_DELIVER;
   }
-  if (flen < ETH_HLEN + 2) return ECN_DELIVER;
-  const et = buf.readUInt16BE(fo + 12);
-  const l3 = fo + ETH_HLEN;
-  if (et === ETHERTYPE_IPV4) {
-    if (flen < ETH_HLEN + IPV4_MIN_HLEN || buf[l3]! >> 4 !== 4) return ECN_DELIVER;
-    const tos = buf[l3 + IPV4_TOS]!;
+  if (v.tags !== 0) return ECN_DELIVER; // decided on the EtherType after the MACs, as vxlan_rcv (see the top)
+  const l3 = v.l3;
+  if (v.ipVersion === 4) {
+    const tos = ipv4Tos(buf, l3);
     const ne = ecnDecapsulate(oe, tos & IP_ECN_MASK);
     if (ne < 0) return ECN_DROP;
     const nt = (tos & ~IP_ECN_MASK) | ne;
     if (nt !== tos) {
       const old = buf.readUInt16BE(l3 + IPV4_CHECKSUM);
       buf.writeUInt16BE(csumUpdate16(old, (buf[l3]! << 8) | tos, (buf[l3]! << 8) | nt), l3 + IPV4_CHECKSUM);
-      buf[l3 + IPV4_TOS] = nt;
+      ipv4SetTos(buf, l3, nt);
     }
     return ECN_DELIVER;
   }
-  if (et === ETHERTYPE_IPV6) {
-    if (flen < ETH_HLEN + 40 || buf[l3]! >> 4 !== 6) return ECN_DELIVER;
+  if (v.ipVersion === 6) {
     const b1 = buf[l3 + 1]!;
     const ne = ecnDecapsulate(oe, (b1 >> 4) & IP_ECN_MASK);
     if (ne < 0) return ECN_DROP;

@@ -29,7 +29,8 @@ import { VNET_HDR_LEN } from '../platform/types.js';
 import { C, drop } from './counters.js';
 import type { FdbEntry } from './fdb.js';
 import { FrameBatch } from './batch.js';
-import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
+import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
+import { InnerFrame } from '../wire/inner-frame.js';
 import { VXLAN_HLEN, vxlanWrite } from '../wire/vxlan.js';
 import { completeTxChecksum } from './offload.js';
 import { answerArp, ARP_FRAME_LEN } from './proxy-arp.js';
@@ -110,6 +111,8 @@ export class Encapsulator {
   private readonly q: SendQueue;
   /** The FDB entry the last encapsulated frame used (for the observer), without allocating. */
   private lastEntry: FdbEntry | undefined;
+  /** The headers of the frame being encapsulated, parsed once in encapOne (reused for every frame). */
+  private readonly inner = new InnerFrame();
 
   constructor(dev: DeviceState, o: EncapOptions) {
     if (TX_FRONT < TUNNEL_TX_HEADROOM) throw new RangeError('TX_FRONT must leave room for the tunnel path headers');
@@ -169,15 +172,9 @@ export class Encapsulator {
    * Chooses the sending socket for this frame: by inner flow hash within --srcport's pool, then the DF-set
    * twin when --df inherit and the inner packet is IPv6 or IPv4 with DF. One flow always maps to one socket.
    */
-  private pickSocket(buf: Buffer, fo: number, flen: number): void {
-    const i = this.pool.length !== 0 ? flowHash(buf, fo, flen) % this.pool.length : 0;
-    // As the kernel's vxlan_xmit_one with df inherit: DF for inner IPv6 (never fragmented in flight) and for inner
-    // IPv4 with DF.
-    let df = false;
-    if (this.dfPool.length !== 0 && flen >= ETH_HLEN + 20) {
-      const type = buf.readUInt16BE(fo + 12);
-      df = type === ETHERTYPE_IPV6 || (type === ETHERTYPE_IPV4 && (buf[fo + ETH_HLEN + 6]! & 0x40) !== 0);
-    }
+  private pickSocket(buf: Buffer, inner: InnerFrame): void {
+    const i = this.pool.length !== 0 ? flowHash(buf, inner) % this.pool.length : 0;
+    const df = this.dfPool.length !== 0 && dfInherit(inner);
     this.q.via = df ? this.dfPool[i % this.dfPool.length]! : this.pool.length !== 0 ? this.pool[i]! : this.udp;
   }
 
@@ -203,12 +200,16 @@ export class Encapsulator {
       }
     }
     const dev = this.dev;
+    // The one parse of the frame's headers: everything below reads them through `inner`.
+    const inner = this.inner;
+    inner.parse(buf, fo, flen);
     // SYNs from our side of a flow carry the MSS our pods can take (super-frames are never SYNs).
-    if (gsoType === 0) this.flowMss.noteSyn(buf, fo, flen);
-    if (gsoType === 0 && buf.readUInt16BE(fo + 12) === ETHERTYPE_ARP && dev.neigh.size !== 0) {
+    if (gsoType === 0) this.flowMss.noteSyn(buf, inner);
+    const untaggedType = inner.tags === 0 ? inner.ethertype : -1;
+    if (gsoType === 0 && untaggedType === ETHERTYPE_ARP && dev.neigh.size !== 0) {
       if (answerArp(buf, fo, flen, dev.neigh)) return this.answerLocally(buf, fo, ARP_FRAME_LEN, C.arp_proxied);
     }
-    if (gsoType === 0 && dev.neigh6.size !== 0 && buf.readUInt16BE(fo + 12) === ETHERTYPE_IPV6) {
+    if (gsoType === 0 && dev.neigh6.size !== 0 && untaggedType === ETHERTYPE_IPV6) {
       if (answerNs(buf, fo, flen, dev.neigh6)) return this.answerLocally(buf, fo, NA_FRAME_LEN, C.ndp_proxied);
     }
     // I/G bit of the destination MAC: broadcast and multicast always flood.
@@ -216,11 +217,11 @@ export class Encapsulator {
     const e = entry ?? dev.fdb.defaults;
     if (e === undefined) return drop(v, C.tx_fdb_miss);
     // The outer TOS (ECN per INET_ECN_encapsulate): one per frame; a super-frame's segments share its header.
-    const tos = this.perPacketTos ? encapTos(this.tosBase, buf, fo, flen) : 0;
-    if (this.pool.length !== 0 || this.dfPool.length !== 0) this.pickSocket(buf, fo, flen);
+    const tos = this.perPacketTos ? encapTos(this.tosBase, buf, inner) : 0;
+    if (this.pool.length !== 0 || this.dfPool.length !== 0) this.pickSocket(buf, inner);
     if (gsoType !== 0) return this.encapSuperFrame(buf, fo, flen, gsoType, e, entry === undefined, v, tos);
     const udpLen = VXLAN_HLEN + flen;
-    if (udpLen > this.maxUdpPayload) return this.tooBig(buf, fo, flen, v);
+    if (udpLen > this.maxUdpPayload) return this.tooBig(buf, v);
     const ho = fo - VXLAN_HLEN;
     const ownVni = dev.vni;
     vxlanWrite(buf, ho, ownVni);
@@ -279,7 +280,7 @@ export class Encapsulator {
     const n = seg.segment(buf, fo, flen, l4Start, mss, gsoType === VIRTIO_NET_HDR_GSO_TCPV6, q.stage, at, ownVni);
     if (n === 0) return drop(v, C.tx_runt);
     // Each segment would be too big (the kernel's skb_gso_validate_network_len): drop the super-frame whole.
-    if (seg.stride > this.maxUdpPayload) return this.tooBig(buf, fo, flen, v);
+    if (seg.stride > this.maxUdpPayload) return this.tooBig(buf, v);
     const k = this.countSuperFrame(e, flood, n, v);
     const stride = seg.stride;
     const perSend = this.udpGso ? Math.max(1, Math.min(GSO_MAX_SEGMENTS, Math.floor(GSO_MAX_BYTES / stride))) : 1;
@@ -328,11 +329,10 @@ export class Encapsulator {
     const hdrLen = l4Start + ((buf[fo + l4Start + 12]! >> 4) << 2);
     if (hdrLen > flen || hdrLen < l4Start + 20) return drop(v, C.tx_runt);
     // Each segment would be too big for the underlay (as in encapSuperFrame): drop it whole and say so.
-    if (VXLAN_HLEN + hdrLen + mss > this.maxUdpPayload) return this.tooBig(buf, fo, flen, v);
+    if (VXLAN_HLEN + hdrLen + mss > this.maxUdpPayload) return this.tooBig(buf, v);
     const payload = flen - hdrLen;
     const n = payload === 0 ? 1 : Math.ceil(payload / mss);
-    const type = buf.readUInt16BE(fo + 12);
-    const df = this.dfPolicy === 'set' || (this.dfPolicy === 'inherit' && (type === ETHERTYPE_IPV6 || (buf[fo + ETH_HLEN + 6]! & 0x40) !== 0));
+    const df = this.dfPolicy === 'set' || (this.dfPolicy === 'inherit' && dfInherit(this.inner));
     const outerTos = this.perPacketTos ? tos : this.tosBase & 0xfc;
     const srcPort = this.q.via.localPort;
     const ownVni = this.dev.vni;
@@ -352,14 +352,23 @@ export class Encapsulator {
   }
 
   /**
-   * A frame too big for the underlay: dropped, and its sender told, like the kernel's skb_tunnel_check_pmtu
-   * (icmp-pmtu.ts). The reply goes into the TAP as a plain frame (zero virtio-net header).
+   * The frame being encapsulated (this.inner) is too big for the underlay: dropped, and its sender told, like
+   * the kernel's skb_tunnel_check_pmtu (icmp-pmtu.ts). The reply goes into the TAP as a plain frame (zero
+   * virtio-net header).
    */
-  private tooBig(buf: Buffer, fo: number, flen: number, v: Float64Array): number {
+  private tooBig(buf: Buffer, v: Float64Array): number {
     const out = this.pmtuOut;
-    const n = buildPmtuReply(buf, fo, flen, this.innerMtu, out, this.vnetLen);
+    const n = buildPmtuReply(buf, this.inner, this.innerMtu, out, this.vnetLen);
     // A failed write loses only the hint (the frame is counted as tx_too_big): not a drop of its own.
     if (n !== 0 && this.tap.write(out, 0, this.vnetLen + n) >= 0) v[C.pmtu_icmp_sent]!++;
     return drop(v, C.tx_too_big);
   }
+}
+
+/**
+ * `--df inherit`, as the kernel's vxlan_xmit_one: the outer DF for inner IPv6 (never fragmented in flight) and
+ * for inner IPv4 with DF, decided on the EtherType after the MACs (eth_hdr(skb)->h_proto).
+ */
+function dfInherit(inner: InnerFrame): boolean {
+  return inner.tags === 0 && inner.ipVersion !== 0 && inner.df;
 }

@@ -5,7 +5,9 @@
  * and protocol for other IP packets, else the two MACs. One flow always hashes alike (no reordering); distinct
  * flows spread. Zero allocation: integer mixing (a murmur3-style finaliser) over 32-bit words.
  */
-import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
+import { FRAG_NONE, type InnerFrame } from '../wire/inner-frame.js';
+import { IPPROTO_TCP, IPPROTO_UDP, ipv4Dst, ipv4Src } from '../wire/ipv4.js';
+import { IPV6_HLEN, IPV6_SRC } from '../wire/ipv6.js';
 
 function mix(h: number, k: number): number {
   k = Math.imul(k, 0xcc9e2d51);
@@ -25,30 +27,26 @@ function finish(h: number): number {
   return h >>> 0;
 }
 
-const isPorts = (proto: number): boolean => proto === 6 || proto === 17;
+const isPorts = (proto: number): boolean => proto === IPPROTO_TCP || proto === IPPROTO_UDP;
 
-/** The flow hash (uint32) of the frame at `buf[fo .. fo+flen)`. */
-export function flowHash(buf: Buffer, fo: number, flen: number): number {
-  const l3 = fo + ETH_HLEN;
-  const et = flen >= ETH_HLEN ? buf.readUInt16BE(fo + 12) : 0;
-  if (et === ETHERTYPE_IPV4 && flen >= ETH_HLEN + 20 && buf[l3]! >> 4 === 4) {
-    const ihl = (buf[l3]! & 0x0f) * 4;
-    const proto = buf[l3 + 9]!;
-    let h = mix(mix(mix(0x9747b28c, buf.readUInt32BE(l3 + 12)), buf.readUInt32BE(l3 + 16)), proto);
-    const fragOff = buf.readUInt16BE(l3 + 6) & 0x1fff;
-    if (isPorts(proto) && fragOff === 0 && (buf.readUInt16BE(l3 + 6) & 0x2000) === 0 && flen >= ETH_HLEN + ihl + 4) {
-      h = mix(h, buf.readUInt32BE(l3 + ihl));
-    }
+/** The flow hash (uint32) of the frame `v` (parsed from `buf`). */
+export function flowHash(buf: Buffer, v: InnerFrame): number {
+  const l3 = v.l3;
+  // On the EtherType after the MACs: a tagged frame hashes by its MACs.
+  if (v.tags === 0 && v.ipVersion === 4) {
+    let h = mix(mix(mix(0x9747b28c, ipv4Src(buf, l3)), ipv4Dst(buf, l3)), v.proto);
+    // Ports from the header length as written: enough to keep one flow on one port, whatever it is worth.
+    if (isPorts(v.proto) && v.frag === FRAG_NONE && v.l4 + 4 <= v.end) h = mix(h, buf.readUInt32BE(v.l4));
     return finish(h);
   }
-  if (et === ETHERTYPE_IPV6 && flen >= ETH_HLEN + 40 && buf[l3]! >> 4 === 6) {
-    const nh = buf[l3 + 6]!;
+  if (v.tags === 0 && v.ipVersion === 6) {
     let h = 0x9747b28c;
-    for (let i = 8; i < 40; i += 4) h = mix(h, buf.readUInt32BE(l3 + i));
-    h = mix(h, nh);
-    if (isPorts(nh) && flen >= ETH_HLEN + 44) h = mix(h, buf.readUInt32BE(l3 + 40));
+    for (let i = IPV6_SRC; i < IPV6_HLEN; i += 4) h = mix(h, buf.readUInt32BE(l3 + i));
+    h = mix(h, v.proto);
+    if (isPorts(v.proto) && v.l4 + 4 <= v.end) h = mix(h, buf.readUInt32BE(v.l4));
     return finish(h);
   }
-  if (flen < 12) return 0;
+  const fo = v.fo;
+  if (v.end - fo < 12) return 0;
   return finish(mix(mix(mix(0x9747b28c, buf.readUInt32BE(fo)), buf.readUInt32BE(fo + 4)), buf.readUInt32BE(fo + 8)));
 }

@@ -13,14 +13,11 @@
  * taken over by another flow only makes the first fall back to the TAP MTU, which is always safe to try: the
  * kernel answers a too-large segment with ICMP "fragmentation needed" when it forwards it.
  */
-import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
-import { IPPROTO_TCP } from '../wire/ipv4.js';
+import { ETH_HLEN } from '../wire/ethernet.js';
+import type { InnerFrame } from '../wire/inner-frame.js';
+import { TCP_FLAG_SYN, TCP_FLAGS, TCP_MIN_HLEN, tcpMss } from '../wire/tcp.js';
 
 export const FLOW_MSS_SLOTS = 4096;
-const TCP_SYN = 0x02;
-const TCPOPT_EOL = 0;
-const TCPOPT_NOP = 1;
-const TCPOPT_MSS = 2;
 
 export class FlowMssTable {
   private readonly check = new Uint32Array(FLOW_MSS_SLOTS); // 0 = empty
@@ -30,17 +27,19 @@ export class FlowMssTable {
   private key = 0;
 
   /**
-   * Looks at one inner frame `buf[fo .. fo+flen)` in either direction: when it is a TCP SYN (or SYN-ACK) with
-   * an MSS option, records the smaller of that MSS and the one already known for its flow.
+   * Looks at one inner frame `v` (parsed from `buf`) in either direction: when it is a TCP SYN (or SYN-ACK)
+   * with an MSS option, records the smaller of that MSS and the one already known for its flow.
    */
-  noteSyn(buf: Buffer, fo: number, flen: number): void {
-    const l4 = this.tcpOffset(buf, fo, flen);
-    if (l4 < 0 || (buf[l4 + 13]! & TCP_SYN) === 0) return;
-    const thl = (buf[l4 + 12]! >> 4) << 2;
-    if (thl <= 20 || l4 + thl > fo + flen) return;
-    const m = readMssOption(buf, l4 + 20, l4 + thl);
-    if (m === 0) return;
-    this.flowKey(buf, fo, l4);
+  noteSyn(buf: Buffer, v: InnerFrame): void {
+    // Untagged, unfragmented TCP whose fixed TCP header is in the frame, judged by the frame's end rather than
+    // the IP length: a SYN's options are read wherever the frame has them.
+    const thl = v.tcpHlen;
+    if (v.tags !== 0 || thl <= TCP_MIN_HLEN) return;
+    const l4 = v.l4;
+    if ((buf[l4 + TCP_FLAGS]! & TCP_FLAG_SYN) === 0 || l4 + thl > v.end) return;
+    const m = tcpMss(buf, l4);
+    if (m <= 0) return;
+    this.flowKey(buf, v.fo, l4);
     const s = this.slot;
     if (this.check[s] === this.key && this.mss[s]! <= m) return;
     this.check[s] = this.key;
@@ -54,25 +53,6 @@ export class FlowMssTable {
   lookup(buf: Buffer, fo: number, l4: number): number {
     this.flowKey(buf, fo, l4);
     return this.check[this.slot] === this.key ? this.mss[this.slot]! : 0;
-  }
-
-  /** The TCP header offset of an unfragmented IPv4/IPv6 TCP frame, or -1. */
-  private tcpOffset(buf: Buffer, fo: number, flen: number): number {
-    if (flen < ETH_HLEN + 40) return -1;
-    const l3 = fo + ETH_HLEN;
-    const type = buf.readUInt16BE(fo + 12);
-    if (type === ETHERTYPE_IPV4) {
-      const vihl = buf[l3]!;
-      const ihl = (vihl & 0x0f) << 2;
-      if (vihl >> 4 !== 4 || ihl < 20 || buf[l3 + 9] !== IPPROTO_TCP) return -1;
-      if ((buf.readUInt16BE(l3 + 6) & 0x3fff) !== 0) return -1; // a fragment
-      return ETH_HLEN + ihl + 20 <= flen ? l3 + ihl : -1;
-    }
-    if (type === ETHERTYPE_IPV6) {
-      if (buf[l3]! >> 4 !== 6 || buf[l3 + 6] !== IPPROTO_TCP || flen < ETH_HLEN + 60) return -1;
-      return l3 + 40;
-    }
-    return -1;
   }
 
   /**
@@ -100,24 +80,6 @@ export class FlowMssTable {
     this.slot = h1 & (FLOW_MSS_SLOTS - 1);
     this.key = (h2 | 1) >>> 0;
   }
-}
-
-/** The MSS option (kind 2, length 4) among TCP options `buf[at .. end)`; 0 when absent or malformed. */
-export function readMssOption(buf: Buffer, at: number, end: number): number {
-  while (at < end) {
-    const kind = buf[at]!;
-    if (kind === TCPOPT_EOL) return 0;
-    if (kind === TCPOPT_NOP) {
-      at++;
-      continue;
-    }
-    if (at + 1 >= end) return 0;
-    const len = buf[at + 1]!;
-    if (len < 2 || at + len > end) return 0;
-    if (kind === TCPOPT_MSS) return len === 4 ? buf.readUInt16BE(at + 2) : 0;
-    at += len;
-  }
-  return 0;
 }
 
 /** murmur3's 32-bit finaliser. */

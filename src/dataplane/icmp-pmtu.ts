@@ -21,6 +21,8 @@
  */
 import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import { csumAdd, csumFinish, pseudoHeaderSumV6 } from '../wire/checksum.js';
+import { FRAG_LATER, type InnerFrame } from '../wire/inner-frame.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPV4_FLAG_DF, IPV4_MIN_HLEN, ipv4Dst, ipv4Src } from '../wire/ipv4.js';
 import { IPV6_MIN_MTU } from '../wire/ipv6.js';
 
 /** Largest reply frame: the IPv6 case, 14 + 1280. */
@@ -30,28 +32,27 @@ const IPV4_QUOTE_MAX = 576 - 20 - 8;
 const IPV6_QUOTE_MAX = IPV6_MIN_MTU - 40 - 8;
 
 /**
- * If the frame at `buf[fo .. fo+flen)` deserves an ICMP "fragmentation needed" / "packet too big" with next-hop
+ * If the frame `v` (parsed from `buf`) deserves an ICMP "fragmentation needed" / "packet too big" with next-hop
  * MTU `mtu`, writes the reply frame at `out[oo]` and returns its length; otherwise returns 0.
- * `flen` may exceed the bytes actually present only for TSO super-frames: we read at most the quote.
+ * The frame's end may lie past the bytes actually present only for TSO super-frames: we read at most the quote.
  */
-export function buildPmtuReply(buf: Buffer, fo: number, flen: number, mtu: number, out: Buffer, oo: number): number {
-  if (flen < ETH_HLEN + 20) return 0;
-  const type = buf.readUInt16BE(fo + 12);
-  const l3 = fo + ETH_HLEN;
-  const l3len = flen - ETH_HLEN;
-  if (type === ETHERTYPE_IPV4) {
+export function buildPmtuReply(buf: Buffer, v: InnerFrame, mtu: number, out: Buffer, oo: number): number {
+  if (v.tags !== 0) return 0; // decided on the EtherType after the MACs
+  const fo = v.fo;
+  const l3 = v.l3;
+  const l3len = v.end - l3;
+  if (v.ipVersion === 4) {
     if (mtu < IPV4_PMTU_MIN) return 0;
-    const vihl = buf[l3]!;
-    const ihl = (vihl & 0x0f) << 2;
-    if (vihl >> 4 !== 4 || ihl < 20 || l3len < ihl) return 0;
-    if (buf.readUInt16BE(l3 + 6) !== 0x4000) return 0; // DF set, MF clear, offset 0: exactly "frag_off == DF"
-    const src = buf.readUInt32BE(l3 + 12);
-    const dst = buf.readUInt32BE(l3 + 16);
+    // The header as far as it is present; its total length is not needed (the quote is cut from the frame).
+    if (v.l3Hlen < IPV4_MIN_HLEN || v.l4 > v.end) return 0;
+    if (v.flagsFrag !== IPV4_FLAG_DF) return 0; // DF set, MF clear, offset 0: exactly "frag_off == DF"
+    const src = ipv4Src(buf, l3);
+    const dst = ipv4Dst(buf, l3);
     if (dst === 0xffffffff || dst >>> 28 === 0xe) return 0; // limited broadcast, multicast
     const s8 = src >>> 24;
     if (src === 0 || s8 === 0 || s8 === 127 || src === 0xffffffff || src >>> 28 === 0xe) return 0; // zeronet, loopback, bcast, mcast
-    if (buf[l3 + 9] === 1 && l3len >= ihl + 1) {
-      const t = buf[l3 + ihl]!;
+    if (v.proto === IPPROTO_ICMP && v.l4 < v.end) {
+      const t = buf[v.l4]!;
       // icmp_is_err(): destination unreachable, source quench, redirect, time exceeded, parameter problem
       if (t === 3 || t === 4 || t === 5 || t === 11 || t === 12) return 0;
     }
@@ -79,16 +80,15 @@ export function buildPmtuReply(buf: Buffer, fo: number, flen: number, mtu: numbe
     swapEthernet(buf, fo, out, oo, ETHERTYPE_IPV4);
     return ETH_HLEN + 20 + 8 + quote;
   }
-  if (type === ETHERTYPE_IPV6) {
-    if (mtu < IPV6_MIN_MTU || l3len < 40 || buf[l3]! >> 4 !== 6) return 0;
+  if (v.ipVersion === 6) {
+    if (mtu < IPV6_MIN_MTU) return 0;
     const s0 = buf[l3 + 8]!;
     if (s0 === 0xff) return 0; // multicast source
     if (isZeroOrLoopback6(buf, l3 + 8)) return 0;
-    const nh = buf[l3 + 6]!;
     // A fragment header: only the first fragment (offset 0) may be answered.
-    if (nh === 44 && (l3len < 48 || (buf.readUInt16BE(l3 + 42) & ~0x7) !== 0)) return 0;
+    if (v.frag === FRAG_LATER) return 0;
     // icmpv6_is_err(): types below 128 are errors.
-    if (nh === 58 && l3len >= 41 && buf[l3 + 40]! < 128) return 0;
+    if (v.proto === IPPROTO_ICMPV6 && v.l4 < v.end && buf[v.l4]! < 128) return 0;
     const quote = Math.min(l3len, IPV6_QUOTE_MAX);
     const ip = oo + ETH_HLEN;
     const icmp = ip + 40;

@@ -14,67 +14,53 @@
  * virtio_net_hdr (little-endian, 10 bytes): flags u8, gso_type u8, hdr_len u16, gso_size u16,
  * csum_start u16, csum_offset u16.
  */
-import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
+import { ETH_HLEN } from '../wire/ethernet.js';
 import { csumAdd, csumFinish, csumFold, pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
+import { FRAG_NONE, type InnerFrame } from '../wire/inner-frame.js';
+import { IPPROTO_TCP, IPPROTO_UDP, IPV4_DST, IPV4_SRC } from '../wire/ipv4.js';
+import { IPV6_DST, IPV6_SRC } from '../wire/ipv6.js';
+import { TCP_CSUM_OFFSET, TCP_MIN_HLEN } from '../wire/tcp.js';
+import { UDP_CSUM_OFFSET, UDP_HLEN, udpChecksum } from '../wire/udp.js';
 
 export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
-const TCP_CSUM = 16;
-const UDP_CSUM = 6;
 
 /**
- * Writes the virtio-net header for an inner frame about to be written to the TAP, at `hdrOff` (10 bytes right
- * before the frame). Returns the frame length to write: IP packets are trimmed to their IP length, dropping
- * Ethernet padding that must not enter a checksum the kernel completes.
+ * Writes the virtio-net header for the inner frame `v` (parsed from `buf`) about to be written to the TAP, at
+ * `hdrOff` (10 bytes right before the frame). Returns the frame length to write: IP packets are trimmed to
+ * their IP length, dropping Ethernet padding that must not enter a checksum the kernel completes.
  */
-export function writeRxVnetHeader(buf: Buffer, fo: number, flen: number, hdrOff: number): number {
+export function writeRxVnetHeader(buf: Buffer, v: InnerFrame, hdrOff: number): number {
   buf.fill(0, hdrOff, hdrOff + 10);
-  if (flen < ETH_HLEN + 20) return flen;
-  const type = buf.readUInt16BE(fo + 12);
-  const l3 = fo + ETH_HLEN;
-  let l4: number;
-  let proto: number;
-  let l4len: number;
+  const flen = v.end - v.fo;
+  // Untagged IPv4/IPv6 whose lengths fit the frame (the IPv4 header checksum is the host's to verify).
+  if (v.tags !== 0 || v.ipVersion === 0 || v.l3Reason !== 0) return flen;
+  const proto = v.proto;
+  const l4len = v.l4Len;
+  const trimmed = ETH_HLEN + v.ipLen;
   let sum: number;
-  if (type === ETHERTYPE_IPV4) {
-    const vihl = buf[l3]!;
-    const ihl = (vihl & 0x0f) << 2;
-    if (vihl >> 4 !== 4 || ihl < 20) return flen;
-    const total = buf.readUInt16BE(l3 + 2);
-    if (total < ihl || total > flen - ETH_HLEN) return flen;
-    if ((buf.readUInt16BE(l3 + 6) & 0x3fff) !== 0) return flen; // a fragment: no whole L4 header here
-    proto = buf[l3 + 9]!;
-    l4 = l3 + ihl;
-    l4len = total - ihl;
+  if (v.ipVersion === 4) {
+    if (v.frag !== FRAG_NONE) return flen; // a fragment: no whole L4 header here
     if (proto === IPPROTO_TCP) {
-      if (l4len < 20) return flen;
+      if (l4len < TCP_MIN_HLEN) return flen;
     } else if (proto === IPPROTO_UDP) {
-      if (l4len < 8) return flen;
-      if (buf.readUInt16BE(l4 + UDP_CSUM) === 0) return ETH_HLEN + total; // IPv4 UDP without checksum: keep it so
-    } else return ETH_HLEN + total;
-    sum = pseudoHeaderSumV4(buf, l3 + 12, l3 + 16, proto, l4len);
-    flen = ETH_HLEN + total;
-  } else if (type === ETHERTYPE_IPV6) {
-    if (flen < ETH_HLEN + 40 || buf[l3]! >> 4 !== 6) return flen;
-    const plen = buf.readUInt16BE(l3 + 4);
-    if (plen > flen - ETH_HLEN - 40) return flen;
-    proto = buf[l3 + 6]!;
-    l4 = l3 + 40;
-    l4len = plen;
+      if (l4len < UDP_HLEN) return flen;
+      if (udpChecksum(buf, v.l4) === 0) return trimmed; // IPv4 UDP without checksum: keep it so
+    } else return trimmed;
+    sum = pseudoHeaderSumV4(buf, v.l3 + IPV4_SRC, v.l3 + IPV4_DST, proto, l4len);
+  } else {
     if (proto === IPPROTO_TCP) {
-      if (l4len < 20) return flen;
+      if (l4len < TCP_MIN_HLEN) return flen;
     } else if (proto === IPPROTO_UDP) {
-      if (l4len < 8) return flen;
+      if (l4len < UDP_HLEN) return flen;
     } else return flen;
-    sum = pseudoHeaderSumV6(buf, l3 + 8, l3 + 24, proto, l4len);
-    flen = ETH_HLEN + 40 + plen;
-  } else return flen;
-  const csumOff = proto === IPPROTO_TCP ? TCP_CSUM : UDP_CSUM;
-  buf.writeUInt16BE(csumFold(sum), l4 + csumOff);
+    sum = pseudoHeaderSumV6(buf, v.l3 + IPV6_SRC, v.l3 + IPV6_DST, proto, l4len);
+  }
+  const csumOff = proto === IPPROTO_TCP ? TCP_CSUM_OFFSET : UDP_CSUM_OFFSET;
+  buf.writeUInt16BE(csumFold(sum), v.l4 + csumOff);
   buf[hdrOff] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-  buf.writeUInt16LE(l4 - fo, hdrOff + 6);
+  buf.writeUInt16LE(v.l4 - v.fo, hdrOff + 6);
   buf.writeUInt16LE(csumOff, hdrOff + 8);
-  return flen;
+  return trimmed;
 }
 
 /**
@@ -85,6 +71,6 @@ export function writeRxVnetHeader(buf: Buffer, fo: number, flen: number, hdrOff:
 export function completeTxChecksum(buf: Buffer, fo: number, flen: number, start: number, offset: number): void {
   if (start + offset + 2 > flen) return;
   let c = csumFinish(csumAdd(buf, fo + start, flen - start, 0));
-  if (c === 0 && offset === UDP_CSUM) c = 0xffff;
+  if (c === 0 && offset === UDP_CSUM_OFFSET) c = 0xffff;
   buf.writeUInt16BE(c, fo + start + offset);
 }

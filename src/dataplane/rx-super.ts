@@ -18,8 +18,13 @@
  * csum_start u16, csum_offset u16. writeRxVnetHeader (offload.ts) has already written flags, csum_start and
  * csum_offset, and the pseudo-header sum over the whole L4 length: what GSO segmentation expects.
  */
-import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
+import { ETH_HLEN, VLAN_HLEN } from '../wire/ethernet.js';
+import { FRAG_NONE, type InnerFrame } from '../wire/inner-frame.js';
+import { IPPROTO_TCP, IPPROTO_UDP, IPV4_DST, IPV4_SRC } from '../wire/ipv4.js';
+import { IPV6_DST, IPV6_HLEN, IPV6_SRC } from '../wire/ipv6.js';
+import { TCP_ERR_SHORT, TCP_FLAG_CWR, TCP_FLAGS, TCP_OK } from '../wire/tcp.js';
+import { UDP_CSUM_OFFSET, UDP_HLEN } from '../wire/udp.js';
+import { VXLAN_HLEN } from '../wire/vxlan.js';
 import { csumFold, pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.js';
 import { C } from './counters.js';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM } from './offload.js';
@@ -31,8 +36,6 @@ import {
   VIRTIO_NET_HDR_GSO_UDP_L4,
 } from './tso.js';
 
-const VLAN_HLEN = 4;
-const TCP_CWR = 0x80;
 
 /**
  * The payload bytes per segment for a TCP super-frame going into a TAP of MTU `tapMtu`: what fits the TAP's
@@ -50,61 +53,49 @@ export const SUPER_MARKED = -1;
 export const SUPER_PLAIN = 0;
 
 /**
- * Marks the inner frame `buf[fo .. fo+flen)`, larger than the TAP's MTU, as a GSO super-frame in its
- * virtio-net header at `hdrOff`. `udpGsoSize` is the UDP_GRO segment size the socket reported for its
- * datagram (0: none). Returns SUPER_MARKED or SUPER_PLAIN when the frame may be written, or the counter index
- * of the reason to drop it.
+ * Marks the inner frame `v` (parsed from `buf`), `flen` bytes long after writeRxVnetHeader's trim and larger
+ * than the TAP's MTU, as a GSO super-frame in its virtio-net header at `hdrOff`. `udpGsoSize` is the UDP_GRO
+ * segment size the socket reported for its datagram (0: none). Returns SUPER_MARKED or SUPER_PLAIN when the
+ * frame may be written, or the counter index of the reason to drop it.
  */
-export function markRxSuperFrame(buf: Buffer, fo: number, flen: number, hdrOff: number, tapMtu: number, flows: FlowMssTable, udpGsoSize: number): number {
-  const type = buf.readUInt16BE(fo + 12);
-  const l3 = fo + ETH_HLEN;
-  let ipHdr: number;
-  let ipLen: number;
-  let proto: number;
-  if (type === ETHERTYPE_IPV4 && flen >= ETH_HLEN + 20 && buf[l3]! >> 4 === 4) {
-    ipHdr = (buf[l3]! & 0x0f) << 2;
-    ipLen = buf.readUInt16BE(l3 + 2);
-    if (ipHdr < 20 || ipLen < ipHdr || ipLen > flen - ETH_HLEN) return C.rx_super_bad_len;
-    if ((buf.readUInt16BE(l3 + 6) & 0x3fff) !== 0) return C.rx_too_big; // a fragment cannot be re-segmented
-    proto = buf[l3 + 9]!;
-  } else if (type === ETHERTYPE_IPV6 && flen >= ETH_HLEN + 40 && buf[l3]! >> 4 === 6) {
-    ipHdr = 40;
-    ipLen = 40 + buf.readUInt16BE(l3 + 4);
-    if (ipLen > flen - ETH_HLEN) return C.rx_super_bad_len;
-    proto = buf[l3 + 6]!; // extension headers: not walked, so not segmentable here
-  } else {
-    // Not IP: only a full-size frame with one VLAN tag is not oversize.
-    return flen <= ETH_HLEN + VLAN_HLEN + tapMtu ? SUPER_PLAIN : C.rx_too_big;
-  }
+export function markRxSuperFrame(buf: Buffer, v: InnerFrame, flen: number, hdrOff: number, tapMtu: number, flows: FlowMssTable, udpGsoSize: number): number {
+  // Not IP (or tagged: decided on the EtherType after the MACs): only a full-size frame with one VLAN tag is
+  // not oversize.
+  if (v.tags !== 0 || v.ipVersion === 0) return flen <= ETH_HLEN + VLAN_HLEN + tapMtu ? SUPER_PLAIN : C.rx_too_big;
+  if (v.l3Reason !== 0) return C.rx_super_bad_len;
+  if (v.frag !== FRAG_NONE && v.ipVersion === 4) return C.rx_too_big; // a fragment cannot be re-segmented
+  const ipLen = v.ipLen;
   if (ipLen <= tapMtu) return SUPER_PLAIN;
-  const l4 = l3 + ipHdr;
-  const l4Len = ipLen - ipHdr;
+  const fo = v.fo;
+  const l3 = v.l3;
+  const l4 = v.l4;
+  const l4Len = v.l4Len;
+  const proto = v.proto; // IPv6 extension headers: not walked, so not segmentable here
   if (proto === IPPROTO_TCP) {
-    if (l4Len < 20) return C.rx_super_bad_len;
-    const thl = (buf[l4 + 12]! >> 4) << 2;
-    if (thl < 20 || thl >= l4Len) return C.rx_super_bad_tcp_hdr;
-    const v6 = ipHdr === 40 && type === ETHERTYPE_IPV6;
-    let gsoType = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-    if ((buf[l4 + 13]! & TCP_CWR) !== 0) gsoType |= VIRTIO_NET_HDR_GSO_ECN;
+    if (v.tcpReason === TCP_ERR_SHORT) return C.rx_super_bad_len;
+    const thl = v.tcpHlen;
+    if (v.tcpReason !== TCP_OK || thl >= l4Len) return C.rx_super_bad_tcp_hdr;
+    let gsoType = v.ipVersion === 6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    if ((buf[l4 + TCP_FLAGS]! & TCP_FLAG_CWR) !== 0) gsoType |= VIRTIO_NET_HDR_GSO_ECN;
     buf[hdrOff + 1] = gsoType;
     buf.writeUInt16LE(l4 - fo + thl, hdrOff + 2);
-    buf.writeUInt16LE(tcpGsoSize(tapMtu, ipHdr, thl, flows.lookup(buf, fo, l4)), hdrOff + 4);
+    buf.writeUInt16LE(tcpGsoSize(tapMtu, v.l3Hlen, thl, flows.lookup(buf, fo, l4)), hdrOff + 4);
     return SUPER_MARKED;
   }
   if (proto === IPPROTO_UDP) {
-    if (l4Len <= 8) return C.rx_super_bad_len;
-    if (udpGsoSize === 0 || udpGsoSize >= l4Len - 8) return C.rx_too_big;
+    if (l4Len <= UDP_HLEN) return C.rx_super_bad_len;
+    if (udpGsoSize === 0 || udpGsoSize >= l4Len - UDP_HLEN) return C.rx_too_big;
     if ((buf[hdrOff]! & VIRTIO_NET_HDR_F_NEEDS_CSUM) === 0) {
       // IPv4 UDP without a checksum: GSO segmentation needs a partial one, so every segment gets a checksum
       // (allowed: zero only means "not computed", RFC 768).
-      const sum = ipHdr === 20 ? pseudoHeaderSumV4(buf, l3 + 12, l3 + 16, IPPROTO_UDP, l4Len) : pseudoHeaderSumV6(buf, l3 + 8, l3 + 24, IPPROTO_UDP, l4Len);
-      buf.writeUInt16BE(csumFold(sum), l4 + 6);
+      const sum = v.ipVersion === 4 ? pseudoHeaderSumV4(buf, l3 + IPV4_SRC, l3 + IPV4_DST, IPPROTO_UDP, l4Len) : pseudoHeaderSumV6(buf, l3 + IPV6_SRC, l3 + IPV6_DST, IPPROTO_UDP, l4Len);
+      buf.writeUInt16BE(csumFold(sum), l4 + UDP_CSUM_OFFSET);
       buf[hdrOff] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
       buf.writeUInt16LE(l4 - fo, hdrOff + 6);
-      buf.writeUInt16LE(6, hdrOff + 8);
+      buf.writeUInt16LE(UDP_CSUM_OFFSET, hdrOff + 8);
     }
     buf[hdrOff + 1] = VIRTIO_NET_HDR_GSO_UDP_L4;
-    buf.writeUInt16LE(l4 - fo + 8, hdrOff + 2);
+    buf.writeUInt16LE(l4 - fo + UDP_HLEN, hdrOff + 2);
     buf.writeUInt16LE(udpGsoSize, hdrOff + 4);
     return SUPER_MARKED;
   }
@@ -112,16 +103,13 @@ export function markRxSuperFrame(buf: Buffer, fo: number, flen: number, hdrOff: 
 }
 
 /**
- * The length the VXLAN datagram at `buf[ho..]` claims from its inner IP header (VXLAN + Ethernet + IP total
- * length), or -1 when the inner frame is not IPv4/IPv6 or too short to tell. Used to tell a GRO train of
- * datagrams (each as long as the UDP_GRO size) from one whole super-datagram.
+ * The length the VXLAN datagram at `buf[ho..]`, `len` bytes, claims from its inner IP header (VXLAN + Ethernet
+ * + IP total length), or -1 when the inner frame is not IPv4/IPv6 or too short to tell. Used to tell a GRO
+ * train of datagrams (each as long as the UDP_GRO size) from one whole super-datagram. Parses the inner frame
+ * into `v` (the caller's scratch view).
  */
-export function claimedDatagramLen(buf: Buffer, ho: number, len: number): number {
-  const fo = ho + 8;
-  if (len < 8 + ETH_HLEN + 40) return -1;
-  const type = buf.readUInt16BE(fo + 12);
-  const l3 = fo + ETH_HLEN;
-  if (type === ETHERTYPE_IPV4 && buf[l3]! >> 4 === 4) return 8 + ETH_HLEN + buf.readUInt16BE(l3 + 2);
-  if (type === ETHERTYPE_IPV6 && buf[l3]! >> 4 === 6) return 8 + ETH_HLEN + 40 + buf.readUInt16BE(l3 + 4);
-  return -1;
+export function claimedDatagramLen(buf: Buffer, ho: number, len: number, v: InnerFrame): number {
+  if (len < VXLAN_HLEN + ETH_HLEN + IPV6_HLEN) return -1;
+  v.parse(buf, ho + VXLAN_HLEN, len - VXLAN_HLEN);
+  return v.tags === 0 && v.ipVersion !== 0 ? VXLAN_HLEN + ETH_HLEN + v.ipLen : -1;
 }

@@ -10,6 +10,7 @@
  */
 import type { UdpBind } from '../platform/types.js';
 import { VXLAN_HLEN } from '../wire/vxlan.js';
+import { InnerFrame } from '../wire/inner-frame.js';
 import { innerHopLimit } from './ecn.js';
 
 /** A UdpBind that passes an outer TTL per datagram (IP_TTL / IPV6_HOPLIMIT): ttlOf says which. */
@@ -67,6 +68,11 @@ export abstract class PerDatagramTtlBind implements UdpBind {
 /** `--ttl inherit`: each datagram's TTL is its inner packet's hop limit. */
 export class TtlInheritBind extends PerDatagramTtlBind {
   private ttl = new Uint8Array(256);
+  /**
+   * Its own view of each entry's first inner frame: the encapsulation's view has moved on to the next frame by
+   * the time a batch is sent, so this is a second parse of the frame, at send time.
+   */
+  private readonly view = new InnerFrame();
 
   protected ttlOf(count: number, buf: Buffer, offsets: Uint32Array, lens: Uint32Array, gso?: Uint16Array): Uint8Array {
     if (count > this.ttl.length) this.ttl = new Uint8Array(count);
@@ -76,7 +82,10 @@ export class TtlInheritBind extends PerDatagramTtlBind {
       // A train's entry spans all its datagrams; the first one's frame ends at the segment size.
       const g = gso !== undefined ? gso[i]! : 0;
       const len = (g > 0 ? Math.min(g, lens[i]!) : lens[i]!) - VXLAN_HLEN;
-      ttl[i] = len > 0 ? innerHopLimit(buf, fo, len) : 0;
+      if (len > 0) {
+        this.view.parse(buf, fo, len);
+        ttl[i] = innerHopLimit(buf, this.view);
+      } else ttl[i] = 0;
     }
     return ttl;
   }

@@ -29,6 +29,7 @@ import {
   vxlanVni,
 } from '../wire/vxlan.js';
 import { claimedDatagramLen } from './rx-super.js';
+import { InnerFrame } from '../wire/inner-frame.js';
 import type { Decapsulator } from './decap.js';
 import type { PacketObserver } from './device.js';
 import { MAX_PER_WAKEUP } from './encap.js';
@@ -75,6 +76,11 @@ export class UdpPort {
   /** Outer TOS of each received datagram (perPacketTos), 0 otherwise. */
   private readonly tos: Uint8Array;
   private readonly gro = new Uint16Array(1024);
+  /**
+   * The inner headers of a UDP GRO datagram, read to tell a train from one super-datagram (before the VXLAN
+   * check, so apart from the device's own parse in decap.ts).
+   */
+  private readonly claimView = new InnerFrame();
   private started = false;
 
   constructor(udp: UdpBind, o: UdpPortOptions) {
@@ -143,7 +149,7 @@ export class UdpPort {
         // super-datagram (a kernel peer's inner UDP GSO packet) whose g is the INNER segment size. The inner
         // IP length of the first datagram tells which; cutting a super-datagram at g would cut it in the
         // wrong places.
-        const claimed = g !== 0 && len > g ? claimedDatagramLen(buf, ho, len) : -1;
+        const claimed = g !== 0 && len > g ? claimedDatagramLen(buf, ho, len, this.claimView) : -1;
         if (g === 0 || len <= g || claimed === len) {
           this.receive(buf, ho, len, addrOff, this.tos[i]!, claimed === len ? g : 0);
           continue;

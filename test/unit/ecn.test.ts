@@ -6,6 +6,14 @@ import { decapEcn, ECN_DELIVER, ECN_DROP, ecnEncapsulate, encapTos, innerHopLimi
 import { TtlInheritBind } from '../../src/dataplane/ttl-inherit.js';
 import { Vtep } from '../../src/dataplane/vtep.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
+import { InnerFrame } from '../../src/wire/inner-frame.js';
+
+/** The frame `b[fo .. fo+flen)` and its parsed InnerFrame, as the dataplane helpers take them. */
+function at(b: Buffer, fo: number, flen: number): [Buffer, InnerFrame] {
+  const v = new InnerFrame();
+  v.parse(b, fo, flen);
+  return [b, v];
+}
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[\s:]/g, ''), 'hex');
 const NOT_ECT = 0;
@@ -60,19 +68,19 @@ describe('INET_ECN_encapsulate', () => {
     for (let inner = 0; inner < 4; inner++) {
       expect(ecnEncapsulate(0xb8, 0x28 | inner), NAMES[inner]).toBe(0xb8 | expected[inner]!);
       expect(ecnEncapsulate(0xbb, inner)).toBe(0xb8 | expected[inner]!); // configured ECN bits never leak
-      expect(encapTos(0x20, v4Frame(inner), 0, 46)).toBe(0x20 | expected[inner]!);
-      expect(encapTos(0x20, v6Frame(inner), 0, 66)).toBe(0x20 | expected[inner]!);
+      expect(encapTos(0x20, ...at(v4Frame(inner), 0, 46))).toBe(0x20 | expected[inner]!);
+      expect(encapTos(0x20, ...at(v6Frame(inner), 0, 66))).toBe(0x20 | expected[inner]!);
       // --tos inherit: the inner DSCP too
-      expect(encapTos(TOS_INHERIT, v4Frame(inner), 0, 46)).toBe(0x88 | expected[inner]!);
-      expect(encapTos(TOS_INHERIT, v6Frame(inner), 0, 66)).toBe(0x88 | expected[inner]!);
+      expect(encapTos(TOS_INHERIT, ...at(v4Frame(inner), 0, 46))).toBe(0x88 | expected[inner]!);
+      expect(encapTos(TOS_INHERIT, ...at(v6Frame(inner), 0, 66))).toBe(0x88 | expected[inner]!);
     }
   });
   it('treats a non-IP frame (ARP, also under a VLAN tag) as Not-ECT with DSCP 0', () => {
     const arp = Buffer.concat([hex('ffffffffffff c26a9be5398d 0806'), Buffer.alloc(28, 0xff)]);
-    expect(encapTos(TOS_INHERIT, arp, 0, arp.length)).toBe(0);
-    expect(encapTos(0x10, arp, 0, arp.length)).toBe(0x10);
+    expect(encapTos(TOS_INHERIT, ...at(arp, 0, arp.length))).toBe(0);
+    expect(encapTos(0x10, ...at(arp, 0, arp.length))).toBe(0x10);
     const tagged = tag(arp, '8100 0063');
-    expect(encapTos(TOS_INHERIT, tagged, 0, tagged.length)).toBe(0);
+    expect(encapTos(TOS_INHERIT, ...at(tagged, 0, tagged.length))).toBe(0);
   });
   // The kernel since 7074732c8fae (2022) reads the inner header past 802.1Q / 802.1ad tags (skb_protocol(skb,
   // true)) for tos inherit, ECN and ttl inherit, as l2_tos_ttl_inherit.sh's VLAN 99 cases check.
@@ -82,17 +90,17 @@ describe('INET_ECN_encapsulate', () => {
         const want = [NOT_ECT, ECT1, ECT0, ECT0][inner]!;
         const f4 = Buffer.concat([Buffer.alloc(3, 0xa5), tag(v4Frame(inner), tags)]);
         const f6 = Buffer.concat([Buffer.alloc(3, 0xa5), tag(v6Frame(inner), tags)]);
-        expect(encapTos(TOS_INHERIT, f4, 3, f4.length - 3), `${tags} v4 ${NAMES[inner]}`).toBe(0x88 | want);
-        expect(encapTos(TOS_INHERIT, f6, 3, f6.length - 3), `${tags} v6 ${NAMES[inner]}`).toBe(0x88 | want);
-        expect(encapTos(0x20, f4, 3, f4.length - 3)).toBe(0x20 | want);
+        expect(encapTos(TOS_INHERIT, ...at(f4, 3, f4.length - 3)), `${tags} v4 ${NAMES[inner]}`).toBe(0x88 | want);
+        expect(encapTos(TOS_INHERIT, ...at(f6, 3, f6.length - 3)), `${tags} v6 ${NAMES[inner]}`).toBe(0x88 | want);
+        expect(encapTos(0x20, ...at(f4, 3, f4.length - 3))).toBe(0x20 | want);
       }
     }
   });
   it('a tagged frame cut short inside its tags or its IP header inherits nothing', () => {
     const t = tag(v4Frame(ECT0), '8100 0063');
-    expect(encapTos(TOS_INHERIT, t, 0, 16)).toBe(0);
-    expect(encapTos(TOS_INHERIT, t, 0, 19)).toBe(0);
-    expect(innerHopLimit(t, 0, 18 + 19)).toBe(0);
+    expect(encapTos(TOS_INHERIT, ...at(t, 0, 16))).toBe(0);
+    expect(encapTos(TOS_INHERIT, ...at(t, 0, 19))).toBe(0);
+    expect(innerHopLimit(...at(t, 0, 18 + 19))).toBe(0);
   });
 });
 
@@ -107,18 +115,18 @@ describe('innerHopLimit (--ttl inherit, ip_tunnel_get_ttl)', () => {
     f4[14 + 8] = 37;
     const f6 = v6Frame(0); // hop limit 0x40
     f6[14 + 7] = 201;
-    expect(innerHopLimit(f4, 0, f4.length)).toBe(37);
-    expect(innerHopLimit(f6, 0, f6.length)).toBe(201);
+    expect(innerHopLimit(...at(f4, 0, f4.length))).toBe(37);
+    expect(innerHopLimit(...at(f6, 0, f6.length))).toBe(201);
     for (const tags of ['8100 0063', '88a8 0064 8100 0063', '8100 0063 8100 0064 8100 0065']) {
-      expect(innerHopLimit(tag(f4, tags), 0, f4.length + tags.replaceAll(' ', '').length / 2)).toBe(37);
-      expect(innerHopLimit(tag(f6, tags), 0, f6.length + tags.replaceAll(' ', '').length / 2)).toBe(201);
+      expect(innerHopLimit(...at(tag(f4, tags), 0, f4.length + tags.replaceAll(' ', '').length / 2))).toBe(37);
+      expect(innerHopLimit(...at(tag(f6, tags), 0, f6.length + tags.replaceAll(' ', '').length / 2))).toBe(201);
     }
     const arp = Buffer.concat([hex('ffffffffffff c26a9be5398d 0806'), Buffer.alloc(28, 0xff)]);
-    expect(innerHopLimit(arp, 0, arp.length)).toBe(0);
-    expect(innerHopLimit(tag(arp, '8100 0063'), 0, arp.length + 4)).toBe(0);
+    expect(innerHopLimit(...at(arp, 0, arp.length))).toBe(0);
+    expect(innerHopLimit(...at(tag(arp, '8100 0063'), 0, arp.length + 4))).toBe(0);
     // An Ethernet type that says IPv4 over bytes that are not (version 6): nothing inherited.
     const liar = Buffer.concat([ETH4, v6Frame(0).subarray(14)]);
-    expect(innerHopLimit(liar, 0, liar.length)).toBe(0);
+    expect(innerHopLimit(...at(liar, 0, liar.length))).toBe(0);
   });
 });
 
@@ -157,10 +165,10 @@ describe('INET_ECN_decapsulate: all 16 cases', () => {
         // IPv4 at a non-zero offset in a bigger buffer (pooled-slot layout).
         const f4 = v4Frame(inner);
         const b4 = Buffer.concat([Buffer.alloc(16, 0xa5), f4]);
-        const r4 = decapEcn(b4, 16, f4.length, 0x40 | outer);
+        const r4 = decapEcn(...at(b4, 16, f4.length), 0x40 | outer);
         const f6 = v6Frame(inner);
         const b6 = Buffer.concat([Buffer.alloc(16, 0xa5), f6]);
-        const r6 = decapEcn(b6, 16, f6.length, 0x40 | outer);
+        const r6 = decapEcn(...at(b6, 16, f6.length), 0x40 | outer);
         if (want === 'drop') {
           expect(r4).toBe(ECN_DROP);
           expect(r6).toBe(ECN_DROP);
@@ -184,9 +192,9 @@ describe('INET_ECN_decapsulate: all 16 cases', () => {
   }
   it('delivers non-IP and truncated IP frames untouched under outer CE', () => {
     const arp = Buffer.concat([hex('ffffffffffff c26a9be5398d 0806'), Buffer.alloc(28)]);
-    expect(decapEcn(arp, 0, arp.length, CE)).toBe(ECN_DELIVER);
+    expect(decapEcn(...at(arp, 0, arp.length), CE)).toBe(ECN_DELIVER);
     const short = v4Frame(NOT_ECT).subarray(0, 30);
-    expect(decapEcn(Buffer.from(short), 0, short.length, CE)).toBe(ECN_DELIVER);
+    expect(decapEcn(...at(Buffer.from(short), 0, short.length), CE)).toBe(ECN_DELIVER);
   });
 });
 

@@ -132,6 +132,20 @@ describe('UDP GRO: a train of datagrams, or one super-datagram', () => {
     expectEveryDatagramCounted(vtep);
   });
 
+  it('an inner IPv4 header with options still gets the IPv4 pseudo-header in its checksum seed', () => {
+    const { tap, udp, vtep } = vtepWith();
+    const l4 = udpSuper(16 * 1400);
+    // IHL 6: four option bytes (NOP NOP NOP EOL) after the 20-byte header.
+    const ip = Buffer.concat([hex(`4600 ${h16(24 + l4.length)} 1234 4000 4011 0000 0a000002 0a000001 01010100`), l4]);
+    udp.inject(Buffer.concat([VX, eth('0800'), ip]), '192.0.2.2', 4789, 0, 1400);
+    udp.wake();
+    expect(tap.written).toHaveLength(1);
+    expect(vnet(tap.written[0]!)).toEqual({ flags: 1, gsoType: 5, hdrLen: 46, gsoSize: 1400, csumStart: 38, csumOffset: 6 });
+    // The same pseudo-header as above (addresses, protocol, UDP length): 0x6b9c.
+    expect(tap.written[0]!.readUInt16BE(10 + 38 + 6)).toBe(0x6b9c);
+    expectEveryDatagramCounted(vtep);
+  });
+
   it('a real GRO train is still split by its size', () => {
     const { tap, udp, vtep } = vtepWith({ coalesce: false });
     const one = Buffer.concat([VX, eth('0800'), ipv4(17, udpSuper(1400))]); // 8 + 14 + 1428 = 1450 bytes

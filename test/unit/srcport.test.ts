@@ -4,6 +4,14 @@ import { parseUpArgs } from '../../src/control/config/config.js';
 import { flowHash } from '../../src/dataplane/flow-hash.js';
 import { Vtep } from '../../src/dataplane/vtep.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
+import { InnerFrame } from '../../src/wire/inner-frame.js';
+
+/** The frame `b[fo .. fo+flen)` and its parsed InnerFrame, as the dataplane helpers take them. */
+function at(b: Buffer, fo: number, flen: number): [Buffer, InnerFrame] {
+  const v = new InnerFrame();
+  v.parse(b, fo, flen);
+  return [b, v];
+}
 
 const up = (...a: string[]) => parseUpArgs(['--vni', '1', ...a]).config!;
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[\s:]/g, ''), 'hex');
@@ -27,14 +35,14 @@ describe('--srcport config', () => {
 
 describe('flowHash', () => {
   it('is stable for one flow and differs across source ports, addresses and MACs', () => {
-    expect(flowHash(udpFrame(1000), 0, 46)).toBe(flowHash(udpFrame(1000), 0, 46));
+    expect(flowHash(...at(udpFrame(1000), 0, 46))).toBe(flowHash(...at(udpFrame(1000), 0, 46)));
     const hashes = new Set<number>();
-    for (let p = 1000; p < 1064; p++) hashes.add(flowHash(udpFrame(p), 0, 46));
+    for (let p = 1000; p < 1064; p++) hashes.add(flowHash(...at(udpFrame(p), 0, 46)));
     expect(hashes.size).toBe(64);
-    expect(flowHash(udpFrame(1000, '0a000003'), 0, 46)).not.toBe(flowHash(udpFrame(1000), 0, 46));
+    expect(flowHash(...at(udpFrame(1000, '0a000003'), 0, 46))).not.toBe(flowHash(...at(udpFrame(1000), 0, 46)));
     const arp = Buffer.concat([hex('ffffffffffff c26a9be5398d 0806'), Buffer.alloc(28)]);
     const arp2 = Buffer.concat([hex('ffffffffffff 36f967c0701c 0806'), Buffer.alloc(28)]);
-    expect(flowHash(arp, 0, arp.length)).not.toBe(flowHash(arp2, 0, arp2.length));
+    expect(flowHash(...at(arp, 0, arp.length))).not.toBe(flowHash(...at(arp2, 0, arp2.length)));
   });
 });
 
