@@ -3,8 +3,9 @@
  * with the bytes vxlan-user captured on the way (its --pcap files) laid out header by header and annotated.
  * Only formatting lives here; demo.ts gathers the facts (route lookups, captures) from the running overlay.
  */
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import { macFormat, macRead } from '../wire/mac.js';
-import { ipv4AddrFormat } from '../wire/ipv4.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4AddrFormat } from '../wire/ipv4.js';
 import type { PcapngPacket } from '../dataplane/pcap.js';
 import { describeFrame } from '../dataplane/trace.js';
 
@@ -33,9 +34,9 @@ export function annotateInner(b: Buffer, off: number, who: Who, prefix = 'inner 
   const dst = macFormat(macRead(b, off));
   const src = macFormat(macRead(b, off + 6));
   const type = b.readUInt16BE(off + 12);
-  out.push(...layer(`${prefix}Ethernet`, b, off, 14, `dst ${tag(who, dst)}, src ${tag(who, src)}, type 0x${type.toString(16).padStart(4, '0')}${type === 0x0800 ? ' (IPv4)' : type === 0x0806 ? ' (ARP)' : ''}`));
+  out.push(...layer(`${prefix}Ethernet`, b, off, 14, `dst ${tag(who, dst)}, src ${tag(who, src)}, type 0x${type.toString(16).padStart(4, '0')}${type === ETHERTYPE_IPV4 ? ' (IPv4)' : type === ETHERTYPE_ARP ? ' (ARP)' : ''}`));
   const l3 = off + 14;
-  if (type === 0x0806 && b.length >= l3 + 28) {
+  if (type === ETHERTYPE_ARP && b.length >= l3 + 28) {
     const op = b.readUInt16BE(l3 + 6);
     out.push(
       ...layer(
@@ -48,7 +49,7 @@ export function annotateInner(b: Buffer, off: number, who: Who, prefix = 'inner 
     );
     return out;
   }
-  if (type !== 0x0800 || b.length < l3 + 20) return out;
+  if (type !== ETHERTYPE_IPV4 || b.length < l3 + 20) return out;
   const ihl = (b[l3]! & 0x0f) * 4;
   const total = b.readUInt16BE(l3 + 2);
   const proto = b[l3 + 9]!;
@@ -59,14 +60,14 @@ export function annotateInner(b: Buffer, off: number, who: Who, prefix = 'inner 
       b,
       l3,
       ihl,
-      `${tag(who, ipv4AddrFormat(b.readUInt32BE(l3 + 12)))} > ${tag(who, ipv4AddrFormat(b.readUInt32BE(l3 + 16)))}, total length ${total}, TTL ${b[l3 + 8]}${df ? ', DF' : ''}, protocol ${proto}${proto === 1 ? ' (ICMP)' : proto === 17 ? ' (UDP)' : proto === 6 ? ' (TCP)' : ''}`,
+      `${tag(who, ipv4AddrFormat(b.readUInt32BE(l3 + 12)))} > ${tag(who, ipv4AddrFormat(b.readUInt32BE(l3 + 16)))}, total length ${total}, TTL ${b[l3 + 8]}${df ? ', DF' : ''}, protocol ${proto}${proto === IPPROTO_ICMP ? ' (ICMP)' : proto === IPPROTO_UDP ? ' (UDP)' : proto === IPPROTO_TCP ? ' (TCP)' : ''}`,
     ),
   );
   const l4 = l3 + ihl;
-  if (proto === 1 && b.length >= l4 + 8) {
+  if (proto === IPPROTO_ICMP && b.length >= l4 + 8) {
     const t = b[l4]!;
     out.push(...layer(`${prefix}ICMP`, b, l4, 8, `type ${t} (${t === 8 ? 'echo request' : t === 0 ? 'echo reply' : '?'}), id ${b.readUInt16BE(l4 + 4)}, seq ${b.readUInt16BE(l4 + 6)}, then ${total - ihl - 8} bytes of ping payload`));
-  } else if (proto === 17 && b.length >= l4 + 8) {
+  } else if (proto === IPPROTO_UDP && b.length >= l4 + 8) {
     out.push(...layer(`${prefix}UDP`, b, l4, 8, `src port ${b.readUInt16BE(l4)}, dst port ${b.readUInt16BE(l4 + 2)}${prefix === 'outer ' ? ' (VXLAN)' : ''}, length ${b.readUInt16BE(l4 + 4)}, checksum 0x${b.readUInt16BE(l4 + 6).toString(16).padStart(4, '0')}`));
   }
   return out;

@@ -28,6 +28,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readPcapng, IFACE_TAP, IFACE_UNDERLAY } from '../dataplane/pcap.js';
 import { describeFrame } from '../dataplane/trace.js';
 import { annotateInner, annotateOuter, findPacket, type Who } from './demo-walk.js';
+import { VXLAN_PORT_IANA } from '../wire/vxlan.js';
 
 export const DEMO_HELP = `Usage: vxlan-user demo [--config FILE] [--kernel NODE[,NODE...]] [--keep] [--prefix NAME]
        vxlan-user demo down [--prefix NAME]
@@ -157,7 +158,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     const total = 6;
     const clusters = new Set(ov.nodes.map((n) => n.cluster ?? n.node));
     say(`vxlan-user demo: ${ov.nodes.length} nodes in ${clusters.size} clusters from ${file}`);
-    say(`overlay ${ov.subnet}, VNI ${String(ov.shared.vni)}, UDP port ${String(ov.shared.dstport ?? 4789)}; namespaces ${prefix}-*`);
+    say(`overlay ${ov.subnet}, VNI ${String(ov.shared.vni)}, UDP port ${String(ov.shared.dstport ?? VXLAN_PORT_IANA)}; namespaces ${prefix}-*`);
 
     step(1, total, 'building the network: namespaces, underlay switch, pods');
     tb = await buildOverlayTestbed(ov, prefix, (what) => say(`  + ${what}`));
@@ -207,7 +208,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       say(`  ip netns exec ${prefix}-${src.pod!.name} ping ${dst.pod!.ip}`);
       say(`  ip netns exec ${prefix}-${n} ${process.execPath} ${CLI} stats --name ${String(ov.shared.name ?? 'vxlan0')}`);
       say(`  ip netns exec ${prefix}-${n} ip route; ip netns exec ${prefix}-${n} ip neigh show dev ${String(ov.shared.name ?? 'vxlan0')}`);
-      say(`  ip netns exec ${prefix}-${n} tcpdump -ni eth0 -XX udp port ${String(ov.shared.dstport ?? 4789)}`);
+      say(`  ip netns exec ${prefix}-${n} tcpdump -ni eth0 -XX udp port ${String(ov.shared.dstport ?? VXLAN_PORT_IANA)}`);
       say(`  vxlan-user explain --config ${file} --node ${src.node.node} ${dst.pod!.ip}`);
       say(`  logs and captures: ${dir}`);
       say(`remove it with: vxlan-user demo down${prefix === 'vxdemo' ? '' : ` --prefix ${prefix}`}`);
@@ -287,7 +288,7 @@ function whoIs(tb: OverlayTestbed, ov: Overlay): Who {
 async function walk(tb: OverlayTestbed, ov: Overlay, vteps: Vtep[], src: OverlayHost, dst: OverlayHost): Promise<void> {
   const who = whoIs(tb, ov);
   const dev = String(ov.shared.name ?? 'vxlan0');
-  const port = Number(ov.shared.dstport ?? 4789);
+  const port = Number(ov.shared.dstport ?? VXLAN_PORT_IANA);
   const first = (s: string): string => s.trim().split('\n')[0] ?? '';
   // Warm the underlay's own ARP (node to node on eth0), so the capture shows real outer MACs; the overlay's
   // caches stay cold, so the walk shows the proxy-ARP answer.

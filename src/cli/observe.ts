@@ -12,10 +12,11 @@ import { PcapWriter } from '../dataplane/pcap.js';
 import { combineObservers, TracePrinter, TRACE_BURST, TRACE_RATE_PER_S } from '../dataplane/trace.js';
 import type { PacketObserver } from '../dataplane/vtep.js';
 import { macParse } from '../wire/mac.js';
+import { VXLAN_PORT_IANA } from '../wire/vxlan.js';
 
 /** The port to give tshark's `-d udp.port==P,vxlan` (it decodes only 4789 as VXLAN by itself). */
 export function tsharkHint(file: string, port: number): string {
-  return port === 4789 ? `tshark -r ${file}` : `tshark -r ${file} -d udp.port==${port},vxlan`;
+  return port === VXLAN_PORT_IANA ? `tshark -r ${file}` : `tshark -r ${file} -d udp.port==${port},vxlan`;
 }
 
 /**

@@ -27,12 +27,11 @@ import { csumAdd, csumFinish, csumFold, pseudoHeaderSumV4, pseudoHeaderSumV6 } f
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { FRAG_NONE, INNER_OK, type InnerFrame } from '../wire/inner-frame.js';
 import { IPPROTO_TCP, IPV4_MIN_HLEN } from '../wire/ipv4.js';
+import { TCP_FLAG_ACK, TCP_FLAG_PSH } from '../wire/tcp.js';
 
 const VNET = 10;
 const MAX_IP_LEN = 65535;
 const MAX_SEGS = 64;
-const TCP_ACK = 0x10;
-const TCP_PSH = 0x08;
 
 export const ADD_NOT_TCP_DATA = 0;
 export const ADD_TAKEN = 1;
@@ -83,7 +82,7 @@ export class TcpCoalescer {
     const payload = v.l4Len - thl;
     if (payload <= 0) return ADD_NOT_TCP_DATA; // pure ACKs pass straight through
     const flags = src[l4 + 13]!;
-    if ((flags & ~(TCP_ACK | TCP_PSH)) !== 0 || (flags & TCP_ACK) === 0) return ADD_NOT_TCP_DATA;
+    if ((flags & ~(TCP_FLAG_ACK | TCP_FLAG_PSH)) !== 0 || (flags & TCP_FLAG_ACK) === 0) return ADD_NOT_TCP_DATA;
     const seq = src.readUInt32BE(l4 + 4);
 
     if (this.active) {
@@ -93,9 +92,9 @@ export class TcpCoalescer {
         this.end += payload;
         this.nextSeq = (seq + payload) >>> 0;
         this.segs++;
-        if (payload < this.mss || (flags & TCP_PSH) !== 0) {
+        if (payload < this.mss || (flags & TCP_FLAG_PSH) !== 0) {
           this.closed = true;
-          this.buf[this.l4 + 13] = this.buf[this.l4 + 13]! | (flags & TCP_PSH);
+          this.buf[this.l4 + 13] = this.buf[this.l4 + 13]! | (flags & TCP_FLAG_PSH);
         }
         return ADD_TAKEN;
       }
@@ -111,7 +110,7 @@ export class TcpCoalescer {
     this.mss = payload;
     this.nextSeq = (seq + payload) >>> 0;
     this.segs = 1;
-    this.closed = (flags & TCP_PSH) !== 0;
+    this.closed = (flags & TCP_FLAG_PSH) !== 0;
     return ADD_TAKEN;
   }
 

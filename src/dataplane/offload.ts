@@ -21,8 +21,7 @@ import { IPPROTO_TCP, IPPROTO_UDP, IPV4_DST, IPV4_SRC } from '../wire/ipv4.js';
 import { IPV6_DST, IPV6_SRC } from '../wire/ipv6.js';
 import { TCP_CSUM_OFFSET, TCP_MIN_HLEN } from '../wire/tcp.js';
 import { UDP_CSUM_OFFSET, UDP_HLEN, udpChecksum } from '../wire/udp.js';
-
-export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+import { VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../wire/virtio-net.js';
 
 /**
  * Writes the virtio-net header for the inner frame `v` (parsed from `buf`) about to be written to the TAP, at

@@ -27,14 +27,14 @@ import { UDP_CSUM_OFFSET, UDP_HLEN } from '../wire/udp.js';
 import { VXLAN_HLEN } from '../wire/vxlan.js';
 import { csumFold, pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.js';
 import { C } from './counters.js';
-import { VIRTIO_NET_HDR_F_NEEDS_CSUM } from './offload.js';
 import type { FlowMssTable } from './flow-mss.js';
 import {
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_ECN,
   VIRTIO_NET_HDR_GSO_TCPV4,
   VIRTIO_NET_HDR_GSO_TCPV6,
   VIRTIO_NET_HDR_GSO_UDP_L4,
-} from './tso.js';
+} from '../wire/virtio-net.js';
 
 
 /**

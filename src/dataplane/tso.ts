@@ -12,18 +12,8 @@
  */
 import { csumAdd, csumFinish, pseudoHeaderSumV4, pseudoHeaderSumV6 } from '../wire/checksum.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
+import { TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH } from '../wire/tcp.js';
 import { VXLAN_HLEN, vxlanWrite } from '../wire/vxlan.js';
-
-export const VIRTIO_NET_HDR_GSO_NONE = 0;
-export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
-export const VIRTIO_NET_HDR_GSO_UDP = 3;
-export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
-export const VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
-export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
-
-const TCP_FIN = 0x01;
-const TCP_PSH = 0x08;
-const TCP_CWR = 0x80;
 
 /**
  * What the Vtep needs from a segmenter: TcpSegmenter below, or the addon's loop (tso-native.ts) with the same
@@ -94,8 +84,8 @@ export class TcpSegmenter implements Segmenter {
       }
       out.writeUInt32BE((seq0 + i * mss) >>> 0, o4 + 4);
       let flags = flags0;
-      if (i !== n - 1) flags &= ~(TCP_FIN | TCP_PSH);
-      if (i !== 0) flags &= ~TCP_CWR;
+      if (i !== n - 1) flags &= ~(TCP_FLAG_FIN | TCP_FLAG_PSH);
+      if (i !== 0) flags &= ~TCP_FLAG_CWR;
       out[o4 + 13] = flags;
       out[o4 + 16] = 0;
       out[o4 + 17] = 0;

@@ -26,6 +26,7 @@ import { csumAdd, csumFinish, csumFold, pseudoHeaderSumV4 } from '../wire/checks
 import { ETH_HLEN, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import { ipv4AddrParse, IPPROTO_UDP, IPV4_FLAG_DF } from '../wire/ipv4.js';
 import { macWrite } from '../wire/mac.js';
+import { TCP_CSUM_OFFSET } from '../wire/tcp.js';
 import { UDP_HLEN } from '../wire/udp.js';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
@@ -39,7 +40,6 @@ import { VXLAN_HLEN, vxlanWrite } from '../wire/vxlan.js';
 const OUTER_IP4 = ETH_HLEN + 20 + UDP_HLEN + VXLAN_HLEN; // 50: outer headers in front of the inner frame
 /** Bytes the caller keeps free in front of the inner frame. */
 export const TUNNEL_TX_HEADROOM = VIRTIO_NET_HDR_TUNNEL_LEN + OUTER_IP4; // 74
-const TCP_CSUM = 16;
 
 export interface TunnelTxOptions {
   /** The underlay-side TAP (header size 24); only written. */
@@ -133,7 +133,7 @@ export class TunnelTx {
     macWrite(buf, eth, this.tapMac);
     macWrite(buf, eth + 6, this.srcMac);
     buf.writeUInt16BE(ETHERTYPE_IPV4, eth + 12);
-    vnetTunnelWrite(buf, h, this.flags, innerGsoType | VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4, OUTER_IP4 + hdrLen, mss, OUTER_IP4 + l4Start, TCP_CSUM, udp - eth, fo + ETH_HLEN - eth);
+    vnetTunnelWrite(buf, h, this.flags, innerGsoType | VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4, OUTER_IP4 + hdrLen, mss, OUTER_IP4 + l4Start, TCP_CSUM_OFFSET, udp - eth, fo + ETH_HLEN - eth);
     return this.tap.write(buf, h, VIRTIO_NET_HDR_TUNNEL_LEN + OUTER_IP4 + flen);
   }
 }

@@ -4,7 +4,12 @@
  * The config front end resolves defaults from here (validate.ts) and quotes the limits in its error
  * sentences (values.ts, validate.ts); the help text (help.ts) prints the same numbers, so the two cannot drift apart.
  * Values resolved later, when the host is known (the MAC and the MTU), are documented here but not set.
+ * Numbers fixed by the wire format (the VNI width, the IANA port, the encapsulation overhead) are defined in
+ * src/wire and only named here.
  */
+
+import { IPV6_MIN_MTU } from '../../wire/ipv6.js';
+import { VXLAN_MTU_OVERHEAD_IPV4, VXLAN_MTU_OVERHEAD_IPV6, VXLAN_PORT_IANA, VXLAN_PORT_LINUX, VXLAN_VNI_MAX } from '../../wire/vxlan.js';
 
 /** `--name`: the TAP device name when none is given. */
 export const DEFAULT_NAME = 'vxlan0';
@@ -14,9 +19,9 @@ export const VNIS_NAME_PREFIX = 'vx';
 export const VNIS_MAX = 32;
 
 /** `--dstport`: the IANA-assigned VXLAN port (RFC 7348 §5: "Destination Port: IANA has assigned the value 4789"). */
-export const IANA_VXLAN_PORT = 4789;
+export const IANA_VXLAN_PORT: number = VXLAN_PORT_IANA;
 /** The Linux kernel's own default when `ip link add ... type vxlan` has no `dstport` (pre-IANA; flannel uses it). */
-export const LINUX_DEFAULT_VXLAN_PORT = 8472;
+export const LINUX_DEFAULT_VXLAN_PORT: number = VXLAN_PORT_LINUX;
 /** The port our seed clusters use (VNI 10001). */
 export const SEED_VXLAN_PORT = 4899;
 export const DEFAULT_DSTPORT = IANA_VXLAN_PORT;
@@ -58,7 +63,7 @@ export const DEFAULT_QUIET = false;
 
 /** The VNI is a 24-bit field (RFC 7348 §5: "VXLAN Network Identifier (VNI): This is a 24-bit value"). */
 export const VNI_MIN = 0;
-export const VNI_MAX = 0xff_ffff; // 16777215
+export const VNI_MAX: number = VXLAN_VNI_MAX; // 16777215
 
 /** UDP ports. 0 would mean "any" to bind(2) and "the default" to the kernel's vxlan; we ask for a real port. */
 export const PORT_MIN = 1;
@@ -76,14 +81,14 @@ export const IFNAME_MAX = IFNAMSIZ - 1;
  * with an IPv6 underlay 40 + 8 + 8 + 14 = 70. The kernel's vxlan uses the same numbers (VXLAN_HEADROOM,
  * VXLAN6_HEADROOM) for its default MTU and its maximum MTU.
  */
-export const VXLAN_OVERHEAD_IPV4 = 50;
-export const VXLAN_OVERHEAD_IPV6 = 70;
+export const VXLAN_OVERHEAD_IPV4: number = VXLAN_MTU_OVERHEAD_IPV4;
+export const VXLAN_OVERHEAD_IPV6: number = VXLAN_MTU_OVERHEAD_IPV6;
 /** The largest IP datagram (IP_MAX_MTU). */
 export const IP_MAX_MTU = 65535;
 
 /** `--mtu` lower bounds: RFC 791 (every IPv4 host must accept 68 octets), RFC 8200 §5 (IPv6 needs 1280). */
 export const MTU_MIN_IPV4 = 68;
-export const MTU_MIN_IPV6 = 1280;
+export const MTU_MIN_IPV6: number = IPV6_MIN_MTU;
 /** `--mtu` upper bounds: IP_MAX_MTU minus the encapsulation overhead, as the kernel's vxlan_change_mtu(). */
 export const MTU_MAX_IPV4_UNDERLAY = IP_MAX_MTU - VXLAN_OVERHEAD_IPV4; // 65485
 export const MTU_MAX_IPV6_UNDERLAY = IP_MAX_MTU - VXLAN_OVERHEAD_IPV6; // 65465

@@ -33,14 +33,12 @@ import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN } from '../../wire/vi
 import { macFormat, macParse, macRandomLocal } from '../../wire/mac.js';
 import { ipv4AddrParse } from '../../wire/ipv4.js';
 import { ETH_HLEN } from '../../wire/ethernet.js';
+import { VXLAN_MTU_OVERHEAD_IPV4, VXLAN_MTU_OVERHEAD_IPV6 } from '../../wire/vxlan.js';
 import { C, type Counters } from '../../dataplane/counters.js';
 import { DEFAULT_AGEING, DEFAULT_LEARNING, VNIS_MAX } from '../config/defaults.js';
 import { openTunnelPath } from './tunnel-path.js';
 import { NativeTcpSegmenter } from '../../dataplane/tso-native.js';
 
-/** IPv4 + UDP + VXLAN + inner Ethernet: what the underlay MTU must carry on top of the overlay MTU. */
-export const OVERHEAD_V4 = 20 + 8 + 8 + ETH_HLEN; // 50
-export const OVERHEAD_V6 = 40 + 8 + 8 + ETH_HLEN; // 70
 /** Frames the TAP may queue toward the dataplane (see the comment where it is set). */
 export const TAP_TXQUEUELEN = 8192;
 
@@ -312,7 +310,7 @@ interface OpenDevice extends Device {
 
 /** Refuses, before anything is created, a device whose MTU cannot work or whose name is taken. */
 function checkDeviceFree(d: UpConfig, underlayMtu: number, v6: boolean): void {
-  const overhead = v6 ? OVERHEAD_V6 : OVERHEAD_V4;
+  const overhead = v6 ? VXLAN_MTU_OVERHEAD_IPV6 : VXLAN_MTU_OVERHEAD_IPV4;
   const mtu = d.mtu ?? underlayMtu - overhead;
   if (mtu < 68)
     throw new VxlanUserError('ECONFIG', `the overlay MTU of ${d.name} would be ${mtu}: the underlay MTU ${underlayMtu} leaves too little room for the ${overhead}-byte VXLAN overhead (IPv4 needs at least 68)`);
@@ -336,7 +334,7 @@ function openDevice(d: UpConfig, tap: OffloadTap, s: Shared): OpenDevice {
   const undo = new UndoStack();
   undo.push(`close TAP ${d.name}`, () => tap.close());
   try {
-    const overhead = s.v6 ? OVERHEAD_V6 : OVERHEAD_V4;
+    const overhead = s.v6 ? VXLAN_MTU_OVERHEAD_IPV6 : VXLAN_MTU_OVERHEAD_IPV4;
     const mtu = d.mtu ?? s.underlayMtu - overhead;
     // Link.
     const macNum = d.mac !== undefined ? macParse(d.mac)! : macRandomLocal(randomBytes(6));

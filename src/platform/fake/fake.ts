@@ -11,6 +11,7 @@ import { isIPv6 } from 'node:net';
 import type { TapDevice, UdpBind } from '../types.js';
 import { SOCKADDR_SLOT, VNET_HDR_LEN } from '../types.js';
 import { writeSockaddr } from '../sockaddr.js';
+import { VXLAN_PORT_IANA } from '../../wire/vxlan.js';
 
 export class FakeTap implements TapDevice {
   readonly name: string;
@@ -133,14 +134,14 @@ export class FakeUdpBind implements UdpBind {
   private readonly dests: (FakeDatagram | undefined)[] = [];
   private cb: (() => void) | undefined;
 
-  constructor(localAddress = '192.0.2.1', localPort = 4789) {
+  constructor(localAddress = '192.0.2.1', localPort: number = VXLAN_PORT_IANA) {
     this.localAddress = localAddress;
     this.localPort = localPort;
     this.family = isIPv6(localAddress) ? 6 : 4;
   }
 
   /** Queues a datagram; `groSize` is the UDP_GRO segment size the kernel would report with it (0: none). */
-  inject(data: Buffer, ip = '192.0.2.2', port = 4789, tos = 0, groSize = 0): void {
+  inject(data: Buffer, ip = '192.0.2.2', port: number = VXLAN_PORT_IANA, tos = 0, groSize = 0): void {
     this.inbox.push({ data: Buffer.from(data), ip, port, tos, groSize });
   }
 
