@@ -17,8 +17,8 @@
 //     (20 / 40 bytes) is inside the frame. Then the fields are what the header says (`l3Hlen`, `ipLen`,
 //     `proto`, fragment state, DF), whether or not they are consistent; `l3Reason` is the wire check's verdict
 //     on them (ipv4CheckLengths / ipv6Check: IHL, total / payload length against the bytes present). The IPv4
-//     header checksum is not verified: an inner packet's header is its receiving host's to check (ip_rcv),
-//     neither the kernel's VXLAN device nor the local stack that wrote it into our TAP looks at it.
+//     header checksum is not verified: an inner packet's header is its receiving host's to check (ip_rcv); the
+//     kernel's VXLAN device does not verify it either, and a frame from our TAP was written by the local stack.
 //     IPv6 extension headers are not walked: `proto` is the fixed header's Next Header (44 for a fragment,
 //     whose offset gives `frag`).
 //   - TCP: `tcpHlen` (Data Offset * 4) once the packet is TCP, not a fragment, its IP header length is at least
