@@ -6,7 +6,7 @@
  * flows spread. Zero allocation: integer mixing (a murmur3-style finaliser) over 32-bit words.
  */
 import { FRAG_NONE, type InnerFrame } from '../wire/inner-frame.js';
-import { IPPROTO_TCP, IPPROTO_UDP, ipv4Dst, ipv4Src } from '../wire/ipv4.js';
+import { IPPROTO_TCP, IPPROTO_UDP, IPV4_DST, IPV4_SRC } from '../wire/ipv4.js';
 import { IPV6_HLEN, IPV6_SRC } from '../wire/ipv6.js';
 
 function mix(h: number, k: number): number {
@@ -34,7 +34,7 @@ export function flowHash(buf: Buffer, v: InnerFrame): number {
   const l3 = v.l3;
   // On the EtherType after the MACs: a tagged frame hashes by its MACs.
   if (v.tags === 0 && v.ipVersion === 4) {
-    let h = mix(mix(mix(0x9747b28c, ipv4Src(buf, l3)), ipv4Dst(buf, l3)), v.proto);
+    let h = mix(mix(mix(0x9747b28c, buf.readUInt32BE(l3 + IPV4_SRC)), buf.readUInt32BE(l3 + IPV4_DST)), v.proto);
     // Ports from the header length as written: enough to keep one flow on one port, whatever it is worth.
     if (isPorts(v.proto) && v.frag === FRAG_NONE && v.l4 + 4 <= v.end) h = mix(h, buf.readUInt32BE(v.l4));
     return finish(h);
