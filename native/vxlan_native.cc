@@ -200,10 +200,12 @@ int FillSockaddr(const std::string& addr, int port, sockaddr_storage* ss, sockle
   return -1;
 }
 
-// udpOpen(addr: string, port, ifname: string, rcvbuf, sndbuf): [fd, boundPort]
+// udpOpen(addr: string, port, ifname: string, rcvbuf, sndbuf, reuseport?: boolean): [fd, boundPort]
 // addr is the local address to bind ("0.0.0.0" or "::" for the wildcard). The outer DF bit is left clear
 // (IP_PMTUDISC_DONT), as the kernel's vxlan default `df unset`; the dataplane checks sizes itself so the host
 // never fragments. Buffer sizes use the *FORCE variants (we are root) and fall back to the capped ones.
+// reuseport: SO_REUSEPORT before bind, so a second send-only socket (the DF-set twin of a --srcport port) can
+// bind the same port; a port held by a socket without it still refuses with EADDRINUSE.
 Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string addr = info[0].As<Napi::String>();
@@ -211,6 +213,7 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   std::string ifname = info[2].As<Napi::String>();
   int rcvbuf = info[3].As<Napi::Number>().Int32Value();
   int sndbuf = info[4].As<Napi::Number>().Int32Value();
+  bool reuseport = info.Length() > 5 && info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
 
   sockaddr_storage ss;
   socklen_t sl;
@@ -241,6 +244,12 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
     int err = errno;
     close(fd);
     return ThrowErrno(env, err, "setsockopt(SO_BINDTODEVICE)", ifname);
+  }
+  int one = 1;
+  if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, err, "setsockopt(SO_REUSEPORT)");
   }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), sl) < 0) {
     int err = errno;

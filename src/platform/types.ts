@@ -99,6 +99,17 @@ export interface UdpOpenOptions {
   readonly sndbuf?: number;
   /** Destination slots to allocate. */
   readonly destinationSlots?: number;
+  /**
+   * Send through this socket's destination table instead of a table of its own (same implementation): the
+   * --srcport pool and the DF-set twins, up to thousands of sockets, then cost no table each, and a slot the
+   * control plane writes once (into the owner) reaches all of them. destinationSlots is then the owner's.
+   */
+  readonly shareDestinations?: UdpBind;
+  /**
+   * SO_REUSEPORT: lets a second send-only socket bind the same port (a --srcport port's DF-set twin). Never on
+   * a socket that receives: with it, another socket of the same user could take a share of its datagrams.
+   */
+  readonly reusePort?: boolean;
 }
 
 /** The native socket: outer-header options per socket (setsockopt). Returns 0 or -errno. */

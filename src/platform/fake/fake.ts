@@ -131,13 +131,17 @@ export class FakeUdpBind implements UdpBind {
   /** Pretend to support UDP GSO: trains are split into datagrams here, and counted in gsoSends. */
   gso = false;
   gsoSends = 0;
-  private readonly dests: (FakeDatagram | undefined)[] = [];
+  private readonly dests: (FakeDatagram | undefined)[];
   private cb: (() => void) | undefined;
+  /** close() was called. */
+  closed = false;
 
-  constructor(localAddress = '192.0.2.1', localPort: number = VXLAN_PORT_IANA) {
+  /** `shareDestinations`: send through that socket's destination table, as UdpOpenOptions.shareDestinations. */
+  constructor(localAddress = '192.0.2.1', localPort: number = VXLAN_PORT_IANA, shareDestinations?: FakeUdpBind) {
     this.localAddress = localAddress;
     this.localPort = localPort;
     this.family = isIPv6(localAddress) ? 6 : 4;
+    this.dests = shareDestinations?.dests ?? [];
   }
 
   /** Queues a datagram; `groSize` is the UDP_GRO segment size the kernel would report with it (0: none). */
@@ -233,5 +237,6 @@ export class FakeUdpBind implements UdpBind {
 
   close(): void {
     this.cb = undefined;
+    this.closed = true;
   }
 }

@@ -21,7 +21,7 @@ export interface NativeAddon {
   close(fd: number): void;
   readBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array): number;
   writeFrame(fd: number, buf: Buffer, off: number, len: number): number;
-  udpOpen(addr: string, port: number, ifname: string, rcvbuf: number, sndbuf: number): [number, number];
+  udpOpen(addr: string, port: number, ifname: string, rcvbuf: number, sndbuf: number, reuseport?: boolean): [number, number];
   sockaddrWrite(table: Buffer, slot: number, addr: string, port: number): 4 | 6;
   recvBatch(fd: number, buf: Buffer, offsets: Uint32Array, maxLen: number, count: number, lens: Int32Array, addrs: Buffer, gro?: Uint16Array, tos?: Uint8Array): number;
   udpEnableOffload(fd: number, what: 'gso' | 'gro'): number;
