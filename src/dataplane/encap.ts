@@ -42,6 +42,7 @@ import type { Segmenter } from './tso.js';
 import { VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from '../wire/virtio-net.js';
 import type { FlowMssTable } from './flow-mss.js';
 import { TUNNEL_TX_HEADROOM, type TunnelTx } from './tunnel-tx.js';
+import type { SourcePorts } from './source-ports.js';
 import { GSO_MAX_BYTES, GSO_MAX_SEGMENTS, SendQueue } from './send-queue.js';
 import type { DeviceState } from './device.js';
 
@@ -73,10 +74,10 @@ export interface EncapOptions {
   readonly udpGso: boolean;
   /** The outer TOS: `--tos N` or TOS_INHERIT (ecn.ts). */
   readonly tosBase: number;
-  /** --srcport sockets (empty: send from `udp`). */
-  readonly srcPool: readonly UdpBind[];
-  /** --df inherit: DF-set twins; dfPool[i] is the twin of srcPool[i] (modulo its length). */
-  readonly dfPool: readonly UdpBind[];
+  /** --srcport: the source port and socket per flow (source-ports.ts), with its DF-set twins under --df inherit. */
+  readonly sourcePorts: SourcePorts | undefined;
+  /** --df inherit without --srcport: the DF-set twin of `udp`. */
+  readonly dfTwin: UdpBind | undefined;
   readonly tunnel: TunnelTx | undefined;
   readonly df: 'set' | 'unset' | 'inherit' | undefined;
   readonly segmenter: Segmenter;
@@ -97,8 +98,15 @@ export class Encapsulator {
   private readonly pmtuOut: Buffer;
   private readonly perPacketTos: boolean;
   private readonly tosBase: number;
-  private readonly pool: readonly UdpBind[];
-  private readonly dfPool: readonly UdpBind[];
+  private readonly ports: SourcePorts | undefined;
+  private readonly dfTwin: UdpBind | undefined;
+  /** Frames choose their socket (--srcport, or --df inherit's twin): noteFlow and pickSocket run. */
+  private readonly pick: boolean;
+  /** --df inherit with DF-set sockets to choose: inner IPv6, or inner IPv4 with DF, leave from one. */
+  private readonly dfPick: boolean;
+  /** The current frame's flow hash (with --srcport) and whether it leaves DF-set (noteFlow). */
+  private flowH = 0;
+  private flowDf = false;
   private readonly tunnel: TunnelTx | undefined;
   private readonly dfPolicy: 'set' | 'unset' | 'inherit' | undefined;
   private readonly tso: boolean;
@@ -128,8 +136,10 @@ export class Encapsulator {
     this.pmtuOut = Buffer.alloc(VNET_HDR_LEN + PMTU_REPLY_MAX);
     this.perPacketTos = o.udp.perPacketTos;
     this.tosBase = o.tosBase;
-    this.pool = o.srcPool;
-    this.dfPool = o.dfPool;
+    this.ports = o.sourcePorts;
+    this.dfTwin = o.dfTwin;
+    this.dfPick = o.dfTwin !== undefined || (o.sourcePorts?.dfTwins ?? false);
+    this.pick = o.sourcePorts !== undefined || o.dfTwin !== undefined;
     this.tunnel = o.tunnel;
     this.dfPolicy = o.df;
     this.tso = o.tso && o.tap.vnetHdr;
@@ -170,13 +180,21 @@ export class Encapsulator {
   }
 
   /**
-   * Chooses the sending socket for this frame: by inner flow hash within --srcport's pool, then the DF-set
-   * twin when --df inherit and the inner packet is IPv6 or IPv4 with DF. One flow always maps to one socket.
+   * Notes this frame's flow: its hash (--srcport) and whether it leaves DF-set: always with --df set (a
+   * `vnis:` device, whose sockets are shared, gets DF by choosing the twins), else by dfInherit.
    */
-  private pickSocket(buf: Buffer, inner: InnerFrame): void {
-    const i = this.pool.length !== 0 ? flowHash(buf, inner) % this.pool.length : 0;
-    const df = this.dfPool.length !== 0 && dfInherit(inner);
-    this.q.via = df ? this.dfPool[i % this.dfPool.length]! : this.pool.length !== 0 ? this.pool[i]! : this.udp;
+  private noteFlow(buf: Buffer, inner: InnerFrame): void {
+    if (this.ports !== undefined) this.flowH = flowHash(buf, inner);
+    this.flowDf = this.dfPick && (this.dfPolicy === 'set' || dfInherit(inner));
+  }
+
+  /**
+   * The socket path: the socket the noted flow leaves from — its port's (opened on the flow's first frame) with
+   * --srcport, else the DF-set twin or the --dstport socket. One flow always maps to one socket.
+   */
+  private pickSocket(): void {
+    const p = this.ports;
+    this.q.via = p !== undefined ? p.socketFor(this.flowH, this.flowDf) : this.flowDf ? this.dfTwin! : this.udp;
   }
 
   /** Handles one frame; returns its verdict: a counter index (C.tx_packets, C.tx_flood_frames, C.arp_proxied, C.ndp_proxied or a drop reason). */
@@ -219,10 +237,11 @@ export class Encapsulator {
     if (e === undefined) return drop(v, C.tx_fdb_miss);
     // The outer TOS (ECN per INET_ECN_encapsulate): one per frame; a super-frame's segments share its header.
     const tos = this.perPacketTos ? encapTos(this.tosBase, buf, inner) : 0;
-    if (this.pool.length !== 0 || this.dfPool.length !== 0) this.pickSocket(buf, inner);
+    if (this.pick) this.noteFlow(buf, inner);
     if (gsoType !== 0) return this.encapSuperFrame(buf, fo, flen, gsoType, e, entry === undefined, v, tos);
     const udpLen = VXLAN_HLEN + flen;
     if (udpLen > this.maxUdpPayload) return this.tooBig(buf, v);
+    if (this.pick) this.pickSocket();
     const ho = fo - VXLAN_HLEN;
     const ownVni = dev.vni;
     vxlanWrite(buf, ho, ownVni);
@@ -269,6 +288,7 @@ export class Encapsulator {
     const mss = buf.readUInt16LE(h + 4);
     const l4Start = buf.readUInt16LE(h + 6);
     if (this.tunnel !== undefined && this.tunnel.reaches(e.slots)) return this.encapTunnel(buf, fo, flen, l4Start, mss, e, flood, v, tos);
+    if (this.pick) this.pickSocket();
     const seg = this.segmenter;
     const q = this.q;
     if (l4Start + 20 > flen) return drop(v, C.tx_runt);
@@ -335,7 +355,10 @@ export class Encapsulator {
     const n = payload === 0 ? 1 : Math.ceil(payload / mss);
     const df = this.dfPolicy === 'set' || (this.dfPolicy === 'inherit' && dfInherit(this.inner));
     const outerTos = this.perPacketTos ? tos : this.tosBase & 0xfc;
-    const srcPort = this.q.via.localPort;
+    // The flow's source port without a socket (this path writes the UDP header itself): --srcport's mapping,
+    // the port its socket has once its small frames opened one; else the socket's the socket path would use.
+    const p = this.ports;
+    const srcPort = p !== undefined ? p.portFor(this.flowH, this.flowDf) : this.flowDf ? this.dfTwin!.localPort : this.udp.localPort;
     const ownVni = this.dev.vni;
     this.q.send();
     const k = this.countSuperFrame(e, flood, n, v);

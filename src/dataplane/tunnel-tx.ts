@@ -14,7 +14,7 @@
  *    field already holds the pseudo-header sum: that is how a TSO super-frame leaves the host stack),
  *    F_UDP_TUNNEL_CSUM with the outer seed when UDP checksums are on, outer_th_offset 34, inner_nh_offset 64.
  * ```
- * The outer headers equal the UDP socket path's: the same source port (the socket the flow hashes to), the
+ * The outer headers equal the UDP socket path's: the same source port (--srcport: the flow's port, source-ports.ts), the
  * destination slot's address and port, TOS/ECN, DF policy and checksum setting. The TTL is written one
  * higher, because forwarding through the host decrements it.
  *

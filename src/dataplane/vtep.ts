@@ -25,6 +25,7 @@ import { TcpSegmenter, type Segmenter } from './tso.js';
 import { FlowMssTable } from './flow-mss.js';
 import type { TunnelTx } from './tunnel-tx.js';
 import { Encapsulator } from './encap.js';
+import type { SourcePorts } from './source-ports.js';
 import { Decapsulator } from './decap.js';
 import { UdpPort } from './udp-port.js';
 import type { DeviceState, PacketObserver } from './device.js';
@@ -69,17 +70,18 @@ export interface VtepOptions {
    */
   readonly tos?: number;
   /**
-   * `--srcport`: send-only sockets bound to ports of the range. Each frame leaves from the one its inner flow
-   * hashes to (flow-hash.ts), so flows spread over source ports and one flow keeps one. Empty or undefined:
-   * every datagram leaves from `udp` (the --dstport socket). Borrowed: their opener closes them.
+   * `--srcport`: each frame leaves from the port of the range its inner flow hashes to (flow-hash.ts, mapped
+   * as the kernel's udp_flow_src_port), through a send socket opened for that port on first use
+   * (source-ports.ts; with --df inherit, DF-set twins too). Undefined: every datagram leaves from `udp`. Its
+   * sockets share `udp`'s destination table (the FDB writes `udp` only) and are borrowed: their opener closes them.
    */
-  readonly srcPool?: readonly UdpBind[];
+  readonly sourcePorts?: SourcePorts;
   /**
-   * `--df inherit`: sockets with the outer DF bit set, used for inner IPv4 packets that have DF (Linux has no
-   * per-datagram DF control message, so the choice is a choice of socket). dfPool[i] is the twin of
-   * srcPool[i] (modulo its length), or dfPool[0] the twin of the main socket without a pool.
+   * `--df inherit` without --srcport: a socket with the outer DF bit set, for inner IPv6 and inner IPv4 with DF
+   * (Linux has no per-datagram DF control message, so the choice is a choice of socket). It shares `udp`'s
+   * destination table.
    */
-  readonly dfPool?: readonly UdpBind[];
+  readonly dfTwin?: UdpBind;
   /**
    * `--tx-path tap`: TCP super-frames leave whole through the underlay-side TAP (tunnel-tx.ts) instead of being
    * segmented here; undefined = the UDP socket path for everything. Its destination slots mirror the FDB's.
@@ -127,19 +129,17 @@ export class Vtep implements DeviceState {
     this.vni = o.vni;
     this.ownMac = o.ownMac;
     const batchSize = Math.max(1, Math.min(o.batch ?? 64, 1024));
-    const pool = [...(o.srcPool ?? []), ...(o.dfPool ?? [])];
     const tunnel = o.tunnelTx;
-    // Destination slots are per socket: with a pool or the tunnel path, the control plane writes each slot into
-    // every socket and into the tunnel path's table.
+    // The --srcport and DF-set sockets send through `udp`'s destination table; the tunnel path has its own, so
+    // with it the control plane writes each slot twice.
     this.fdb = new Fdb(
-      pool.length === 0 && tunnel === undefined
+      tunnel === undefined
         ? udp
         : {
-            destinationSlots: Math.min(udp.destinationSlots, ...pool.map((p) => p.destinationSlots)),
+            destinationSlots: udp.destinationSlots,
             setDestination(slot: number, ip: string, port: number): void {
               udp.setDestination(slot, ip, port);
-              for (const p of pool) p.setDestination(slot, ip, port);
-              tunnel?.setDestination(slot, ip, port);
+              tunnel.setDestination(slot, ip, port);
             },
           },
       o.dstport,
@@ -160,8 +160,8 @@ export class Vtep implements DeviceState {
       tso: o.tso ?? false,
       udpGso: o.udpGso ?? false,
       tosBase: o.tos ?? 0,
-      srcPool: o.srcPool ?? [],
-      dfPool: o.dfPool ?? [],
+      sourcePorts: o.sourcePorts,
+      dfTwin: o.dfTwin,
       tunnel,
       df: o.df,
       segmenter: o.segmenter ?? new TcpSegmenter(),

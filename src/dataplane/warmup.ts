@@ -48,7 +48,7 @@ const VX = (vni: number): Buffer => Buffer.concat([hex('08000000'), Buffer.from(
  */
 export function warmUp(o: VtepOptions, tap: ReplayTap, udp: ReplayUdp, rounds = 1500): number {
   const t0 = performance.now();
-  const vtep = new Vtep(tap, udp, { ...o, srcPool: [], dfPool: [], tunnelTx: undefined, learning: false });
+  const vtep = new Vtep(tap, udp, { ...o, sourcePorts: undefined, dfTwin: undefined, tunnelTx: undefined, learning: false });
   vtep.fdb.append(PEER_MAC, '192.0.2.2');
   vtep.start();
   const vx = VX(o.vni);

@@ -13,8 +13,8 @@ describe('--df inherit', () => {
   it('sends inner IPv6 and inner IPv4 with DF from the DF twin, IPv4 without DF and ARP from the main socket', () => {
     const tap = new FakeTap('vx0', true);
     const main = new FakeUdpBind('192.168.0.21', 4789);
-    const twin = new FakeUdpBind('192.168.0.21', 40000);
-    const vtep = new Vtep(tap, main, { vni: 10001, ownMac: 0xc26a9be5398d, maxUdpPayload: 1472, maxFrame: 1468, dstport: 4789, dfPool: [twin] });
+    const twin = new FakeUdpBind('192.168.0.21', 40000, main); // shares main's destination table, as the instance opens it
+    const vtep = new Vtep(tap, main, { vni: 10001, ownMac: 0xc26a9be5398d, maxUdpPayload: 1472, maxFrame: 1468, dstport: 4789, dfTwin: twin });
     vtep.fdb.append(0x7a3afe45a376, '192.168.0.31');
     vtep.start();
     tap.inject(Buffer.concat([ETH4, ipv4('4000')])); // DF
@@ -25,6 +25,6 @@ describe('--df inherit', () => {
     expect(main.sent).toHaveLength(1);
     expect(main.sent[0]!.data.readUInt16BE(8 + 14 + 6)).toBe(0); // the IPv4 frame without DF
     expect(twin.sent.map((d) => d.data.readUInt16BE(8 + 12))).toEqual([0x0800, 0x86dd]);
-    expect(twin.sent[0]!.ip).toBe('192.168.0.31'); // destinations reach the twin's table too
+    expect(twin.sent[0]!.ip).toBe('192.168.0.31'); // the FDB wrote main's table, which the twin sends through
   });
 });

@@ -2,6 +2,7 @@
 // in, however many helpers (ECN, flow hash, df inherit, flow MSS, coalescing, checksum hints) look at them.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TOS_INHERIT } from '../../src/dataplane/ecn.js';
+import { SourcePorts } from '../../src/dataplane/source-ports.js';
 import { Vtep } from '../../src/dataplane/vtep.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
 import { InnerFrame } from '../../src/wire/inner-frame.js';
@@ -17,10 +18,9 @@ function make() {
   const udp = new FakeUdpBind('192.168.0.21', 4899);
   // Everything that reads the inner headers on: per-packet TOS (ECN, --tos inherit), a source-port pool
   // (flow hash), --df inherit, receive coalescing.
-  const pool = [new FakeUdpBind('192.168.0.21', 40000), new FakeUdpBind('192.168.0.21', 40001)];
-  const df = [new FakeUdpBind('192.168.0.21', 40002), new FakeUdpBind('192.168.0.21', 40003)];
+  const sourcePorts = new SourcePorts({ min: 40000, max: 40999, dfTwins: true, fallback: udp, open: (port) => new FakeUdpBind('192.168.0.21', port, udp) });
   const vtep = new Vtep(tap, udp, {
-    vni: 10001, ownMac: OWN_MAC, maxUdpPayload: 1472, maxFrame: 1468, dstport: 4899, tos: TOS_INHERIT, srcPool: pool, dfPool: df, rxCoalesce: true,
+    vni: 10001, ownMac: OWN_MAC, maxUdpPayload: 1472, maxFrame: 1468, dstport: 4899, tos: TOS_INHERIT, sourcePorts, df: 'inherit', rxCoalesce: true,
   });
   vtep.fdb.append(PEER_MAC, '192.168.0.31');
   vtep.start();

@@ -7,6 +7,7 @@
  */
 import { deviceOfAddressIn, type JsonLink } from '../config/iproute-json.js';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { VxlanUserError } from '../config/errors.js';
 
 export interface IpResult {
@@ -77,5 +78,19 @@ export class UndoStack {
         log?.(`cleanup: ${a.what} failed: ${(e as Error).message}`);
       }
     }
+  }
+}
+
+/**
+ * The process's soft RLIMIT_NOFILE (from /proc/self/limits; Node raises it to the hard limit at start), or
+ * undefined when it cannot be read or is unlimited. The --srcport pool sizes itself below it.
+ */
+export function openFilesLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const n = Number(line?.split(/\s+/)[3]);
+    return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
   }
 }

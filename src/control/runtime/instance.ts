@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { UpConfig } from '../config/config-types.js';
 import { VxlanUserError } from '../config/errors.js';
-import { deviceOfAddress, deviceToward, ip, ipOrThrow, linkExists, linkMtu, UndoStack } from './host.js';
+import { deviceOfAddress, deviceToward, ip, ipOrThrow, linkExists, linkMtu, openFilesLimit, UndoStack } from './host.js';
 import { Vtep } from '../../dataplane/vtep.js';
 import { TOS_INHERIT } from '../../dataplane/ecn.js';
 import { Neigh6Table } from '../../dataplane/ndp-proxy.js';
@@ -38,6 +38,7 @@ import { C, type Counters } from '../../dataplane/counters.js';
 import { DEFAULT_AGEING, DEFAULT_LEARNING, VNIS_MAX } from '../config/defaults.js';
 import { openTunnelPath } from './tunnel-path.js';
 import { NativeTcpSegmenter } from '../../dataplane/tso-native.js';
+import { SOURCE_PORTS_CAP, SourcePorts, type SourcePortOpener } from '../../dataplane/source-ports.js';
 
 /** Frames the TAP may queue toward the dataplane (see the comment where it is set). */
 export const TAP_TXQUEUELEN = 8192;
@@ -119,8 +120,12 @@ interface Shared {
   readonly underlayMtu: number;
   readonly maxUdpPayload: number;
   readonly udp: UdpBind;
-  readonly pool: readonly TunableUdpBind[];
-  readonly dfPool: readonly TunableUdpBind[];
+  /** --srcport (a shared key): the range, and the opener of (once per process) the raw socket of a port and kind. */
+  readonly srcport: { readonly min: number; readonly max: number; readonly open: SourcePortOpener } | undefined;
+  /** Sockets a device's --srcport pool opens at most per kind. */
+  readonly srcCap: number;
+  /** --df inherit without --srcport (or --df set in a `vnis:` process): the DF-set twin of the --dstport socket. */
+  readonly dfTwin: TunableUdpBind | undefined;
   readonly off: Offloads;
   readonly tunnel: TunnelTx | undefined;
   /** A `vnis:` process: the one receive port all devices join, and the free destination-slot blocks. */
@@ -173,44 +178,40 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
     throw udpError(e as NodeJS.ErrnoException, bindAddr, cfg.dstport);
   }
   undo.push('close UDP socket', () => udp.close());
-  const slotOpt = destinationSlots ? { destinationSlots } : {};
-  // --srcport: send-only sockets on ports spread over the range (config refuses it with --io dgram).
-  const pool = cfg.srcport !== undefined ? openSourcePorts(platform, cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? '', slotOpt) : [];
-  undo.push('close source-port sockets', () => pool.forEach((p) => p.close()));
-  if (pool.length !== 0) log(`--srcport: ${pool.length} sending sockets, ports ${pool.map((p) => p.localPort).join(' ')}`);
-  // --df inherit (or, in a `vnis:` process, set): Linux has no per-datagram DF control message, so frames
-  // whose inner IPv4 packet has DF leave from DF-set twins of the sending sockets (ephemeral ports, or ports
-  // of the --srcport range).
-  const dfPool: TunableUdpBind[] = [];
-  undo.push('close DF sockets', () => dfPool.forEach((p) => p.close()));
+  // --df inherit (or, in a `vnis:` process, set): Linux has no per-datagram DF control message, so frames whose
+  // inner packet gets DF leave from DF-set twins: of the --dstport socket (an ephemeral port), or with
+  // --srcport one per port of the range, bound to the same port (SO_REUSEPORT) when a flow first needs it.
   const dfTwins = all.some((d) => d.df === 'inherit' || (multi && d.df === 'set'));
-  if (dfTwins && tunable !== undefined) {
-    if (cfg.srcport !== undefined) dfPool.push(...openSourcePorts(platform, cfg.srcport, cfg.dstport, bindAddr, cfg.dev ?? '', slotOpt));
-    else dfPool.push(platform.openUdp({ address: bindAddr, port: 0, device: cfg.dev ?? '', rcvbuf: 64 << 10, ...slotOpt }));
-    log(`--df: ${dfPool.length} DF-set sending socket(s), port(s) ${dfPool.map((p) => p.localPort).join(' ')}`);
+  let dfTwin: TunableUdpBind | undefined;
+  undo.push('close the DF socket', () => dfTwin?.close());
+  if (dfTwins && tunable !== undefined && cfg.srcport === undefined) {
+    dfTwin = platform.openUdp({ address: bindAddr, port: 0, device: cfg.dev ?? '', rcvbuf: 64 << 10, shareDestinations: tunable });
+    log(`--df: 1 DF-set sending socket(s), port(s) ${dfTwin.localPort}`);
   }
   // Outer header settings: socket-wide for a single device (config refuses them with --io dgram). A `vnis:`
   // process sets only the shared checksum options on the sockets: each device's TTL and TOS go per datagram,
   // its DF by the choice of socket.
-  for (const sock of [...(tunable === undefined ? [] : [tunable]), ...pool, ...dfPool]) {
-    const df = multi ? (dfPool.includes(sock) ? 1 : undefined) : cfg.df === undefined ? undefined : cfg.df === 'set' || dfPool.includes(sock) ? 1 : 0;
-    const outer: [UdpIpOption, number | undefined][] = [
-      // --ttl inherit: per datagram (TtlInheritBind); the socket keeps the route's hop limit for non-IP frames.
-      ['ttl', multi || cfg.ttl === 'inherit' ? undefined : cfg.ttl],
-      // The per-datagram IP_TOS control message (ECN, inherit) overrides this; it covers any send without one.
-      ['tos', multi || cfg.tos === undefined || cfg.tos === 'inherit' ? undefined : cfg.tos & ~3],
-      ['df', df],
-      // UDP checksums: --noudpcsum (IPv4), --udp6zerocsumtx / --udp6zerocsumrx (IPv6); config checks the family.
-      ['nocheck', cfg.udpcsum === false ? 1 : undefined],
-      ['nocheck6tx', cfg.udp6zerocsumtx === true ? 1 : undefined],
-      ['nocheck6rx', cfg.udp6zerocsumrx === true ? 1 : undefined],
-    ];
-    for (const [what, value] of outer) {
-      if (value === undefined) continue;
+  for (const sock of [...(tunable === undefined ? [] : [tunable]), ...(dfTwin === undefined ? [] : [dfTwin])]) {
+    for (const [what, value] of outerOptions(cfg, sock === dfTwin, multi)) {
       const err = sock.setIpOption(what, value);
       if (err !== 0) throw new VxlanUserError('EHOST', `cannot set the outer ${what} to ${value} on the UDP socket (errno ${-err})`);
     }
   }
+  // --srcport (config refuses it with --io dgram): the raw send sockets of the range, one per port and kind,
+  // opened when a device's pool first needs them and shared by the devices; closed after the devices stop.
+  const srcSockets = new Map<number, TunableUdpBind | string>();
+  undo.push('close source-port sockets', () => {
+    for (const p of srcSockets.values()) if (typeof p !== 'string') p.close();
+  });
+  const srcCap = sourcePortsCap(dfTwins);
+  const srcOpen =
+    cfg.srcport !== undefined && tunable !== undefined
+      ? rawSourcePortOpener({ cfg, multi, platform, main: tunable, addr: bindAddr, reusePort: dfTwins, gso: () => off!.gso, cap: srcCap, sockets: srcSockets })
+      : undefined;
+  if (cfg.srcport !== undefined)
+    log(
+      `--srcport ${cfg.srcport.min}-${cfg.srcport.max}: a send socket per port on its first flow, at most ${srcCap.cap}${dfTwins ? ' per kind (DF clear, DF set)' : ''}${srcCap.why}`,
+    );
 
   // 4. Devices. The first one's TAP negotiates the offloads (the TAP offload is per device).
   const zeroCsum = cfg.udpcsum === false ? '--noudpcsum' : cfg.udp6zerocsumtx === true ? '--udp6zerocsumtx' : undefined;
@@ -219,7 +220,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
   let tunnel: TunnelTx | undefined;
   let txSummary = '';
   const shared = (): Shared => ({
-    platform, log, v6, underlayMtu, maxUdpPayload, udp, pool, dfPool, off: off!, tunnel, port, freeBlocks,
+    platform, log, v6, underlayMtu, maxUdpPayload, udp, srcport: srcOpen === undefined ? undefined : { ...cfg.srcport!, open: srcOpen }, srcCap: srcCap.cap, dfTwin, off: off!, tunnel, port, freeBlocks,
     ioPath: udp.ioPath, localAddress: cfg.local ?? bindAddr,
   });
   const freeBlocks = multi ? Array.from({ length: MAX_DEVICES }, (_, i) => MAX_DEVICES - 1 - i) : [];
@@ -359,10 +360,12 @@ function openDevice(d: UpConfig, tap: OffloadTap, s: Shared): OpenDevice {
       const b = block;
       undo.push('free destination slots', () => s.freeBlocks.push(b));
     }
-    const gsoOk = (p: TunableUdpBind): boolean => !off.gso || p.enableOffload('gso');
     // A device whose DF is not inherited sends from the DF twins only with --df set in a `vnis:` process.
     const wantsDf = d.df === 'inherit' || (multi && d.df === 'set');
-    const vtep = new Vtep(tap, sendVia(s.udp), {
+    const sendMain = sendVia(s.udp);
+    const sourcePorts = s.srcport === undefined ? undefined : devicePorts(d.name, s, sendMain, sendVia, wantsDf);
+    const dfTwin = wantsDf && s.dfTwin !== undefined && (!off.gso || s.dfTwin.enableOffload('gso')) ? sendVia(s.dfTwin) : undefined;
+    const vtep = new Vtep(tap, sendMain, {
       vni: d.vni,
       ownMac: macNum,
       maxUdpPayload: s.maxUdpPayload,
@@ -376,8 +379,8 @@ function openDevice(d: UpConfig, tap: OffloadTap, s: Shared): OpenDevice {
       learning: d.learning ?? DEFAULT_LEARNING,
       ageing: d.ageing ?? DEFAULT_AGEING,
       tos: d.tos === 'inherit' ? TOS_INHERIT : d.tos ?? 0,
-      srcPool: s.pool.filter(gsoOk).map(sendVia),
-      dfPool: wantsDf ? s.dfPool.filter(gsoOk).map(sendVia) : [],
+      ...(sourcePorts === undefined ? {} : { sourcePorts }),
+      ...(dfTwin === undefined ? {} : { dfTwin }),
       ...(s.tunnel === undefined ? {} : { tunnelTx: s.tunnel }),
       ...(d.df === undefined ? {} : { df: d.df }),
       ...(s.platform.segmentTcp === undefined ? {} : { segmenter: new NativeTcpSegmenter(s.platform.segmentTcp) }),
@@ -440,38 +443,110 @@ function negotiateOffloads(tap: OffloadTap, udp: UdpBind, wanted: boolean, noGso
   return { tso: tsoErr === 0, gso, gro, summary: parts.join(', ') };
 }
 
-/** Sockets the source-port pool holds at most: enough for ECMP/RSS spread, few enough to stay cheap. */
-const SRCPORT_SOCKETS = 16;
+/** fds the process keeps for everything but the --srcport sockets (TAPs, the control sockets, etcd, logs). */
+const FDS_KEPT = 256;
 
 /**
- * Opens up to SRCPORT_SOCKETS send sockets on ports spread evenly over [min, max]: in each share of the range,
- * the first port that is free (EADDRINUSE moves on; --dstport is skipped). Throws when none could be bound.
+ * Sockets a --srcport pool opens at most per kind: SOURCE_PORTS_CAP, lowered so that every kind's sockets fit
+ * under RLIMIT_NOFILE with FDS_KEPT to spare (EMFILE elsewhere, on the control socket or etcd, would hurt more
+ * than fewer distinct source ports). `why` is for the log line.
  */
-function openSourcePorts(platform: Platform, range: { min: number; max: number }, dstport: number, addr: string, dev: string, extra: { destinationSlots?: number } = {}): TunableUdpBind[] {
-  const span = range.max - range.min + 1;
-  const want = Math.min(SRCPORT_SOCKETS, span);
-  const out: TunableUdpBind[] = [];
-  try {
-    for (let i = 0; i < want; i++) {
-      const first = range.min + Math.floor((i * span) / want);
-      const last = range.min + Math.floor(((i + 1) * span) / want) - 1;
-      for (let port = first; port <= last; port++) {
-        if (port === dstport) continue;
-        try {
-          // Send-only: never read, so a small receive buffer.
-          out.push(platform.openUdp({ address: addr, port, device: dev, rcvbuf: 64 << 10, ...extra }));
-          break;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw udpError(e as NodeJS.ErrnoException, addr, port);
-        }
+function sourcePortsCap(dfTwins: boolean): { readonly cap: number; readonly why: string } {
+  const limit = openFilesLimit();
+  const kinds = dfTwins ? 2 : 1;
+  const cap = limit === undefined ? SOURCE_PORTS_CAP : Math.max(1, Math.min(SOURCE_PORTS_CAP, Math.floor((limit - FDS_KEPT) / kinds)));
+  return { cap, why: cap < SOURCE_PORTS_CAP ? ` (lowered from ${SOURCE_PORTS_CAP}: the process may open ${limit} files)` : '' };
+}
+
+/** The outer-header settings of a send socket (--ttl, --tos, --df, UDP checksums); `dfSet`: a DF-set twin. */
+function outerOptions(cfg: UpConfig, dfSet: boolean, multi: boolean): [UdpIpOption, number][] {
+  const df = multi ? (dfSet ? 1 : undefined) : cfg.df === undefined ? undefined : cfg.df === 'set' || dfSet ? 1 : 0;
+  const outer: [UdpIpOption, number | undefined][] = [
+    // --ttl inherit: per datagram (TtlInheritBind); the socket keeps the route's hop limit for non-IP frames.
+    ['ttl', multi || cfg.ttl === 'inherit' ? undefined : cfg.ttl],
+    // The per-datagram IP_TOS control message (ECN, inherit) overrides this; it covers any send without one.
+    ['tos', multi || cfg.tos === undefined || cfg.tos === 'inherit' ? undefined : cfg.tos & ~3],
+    ['df', df],
+    // UDP checksums: --noudpcsum (IPv4), --udp6zerocsumtx / --udp6zerocsumrx (IPv6); config checks the family.
+    ['nocheck', cfg.udpcsum === false ? 1 : undefined],
+    ['nocheck6tx', cfg.udp6zerocsumtx === true ? 1 : undefined],
+    ['nocheck6rx', cfg.udp6zerocsumrx === true ? 1 : undefined],
+  ];
+  return outer.filter((o): o is [UdpIpOption, number] => o[1] !== undefined);
+}
+
+/**
+ * Opens the raw --srcport socket of a port and kind, once per process (`sockets` remembers sockets and
+ * refusals, so every device sees the same answer): bound with the --dstport socket's destination table
+ * (shareDestinations), SO_REUSEPORT when DF-set twins are wanted (so a twin binds its port too), the outer-header
+ * options, GSO when the main socket has it. It is called from the dataplane, on a port's first flow: every
+ * refusal is an errno name for the pool, which then maps the port onto an open one; nothing throws.
+ */
+function rawSourcePortOpener(o: {
+  readonly cfg: UpConfig;
+  readonly multi: boolean;
+  readonly platform: Platform;
+  readonly main: TunableUdpBind;
+  readonly addr: string;
+  readonly reusePort: boolean;
+  readonly gso: () => boolean;
+  readonly cap: { readonly cap: number };
+  readonly sockets: Map<number, TunableUdpBind | string>;
+}): SourcePortOpener {
+  let open = 0;
+  const openRaw = (port: number, df: boolean): TunableUdpBind | string => {
+    // Devices' pools each stop at the cap; together they stay under it too.
+    if (open >= o.cap.cap * (o.reusePort ? 2 : 1)) return `the process holds ${open} source-port sockets`;
+    let s: TunableUdpBind;
+    try {
+      // Send-only, never read: the smallest receive buffer, so stray datagrams to these ports cost little.
+      s = o.platform.openUdp({ address: o.addr, port, device: o.cfg.dev ?? '', rcvbuf: 4 << 10, shareDestinations: o.main, reusePort: o.reusePort });
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? 'EIO';
+    }
+    for (const [what, value] of outerOptions(o.cfg, df, o.multi)) {
+      const err = s.setIpOption(what, value);
+      if (err !== 0) {
+        s.close();
+        return `errno ${-err} setting the outer ${what}`;
       }
     }
-  } catch (e) {
-    for (const p of out) p.close();
-    throw e;
-  }
-  if (out.length === 0) throw new VxlanUserError('EINUSE', `--srcport ${range.min}-${range.max}: every port of the range is in use`);
-  return out;
+    // One socket without GSO would cut its flows' trains into single sends: map its port onto one that has it.
+    if (o.gso() && !s.enableOffload('gso')) {
+      s.close();
+      return 'UDP GSO refused';
+    }
+    open++;
+    return s;
+  };
+  return (port, df) => {
+    const key = port * 2 + (df ? 1 : 0);
+    let s = o.sockets.get(key);
+    if (s === undefined) o.sockets.set(key, (s = openRaw(port, df)));
+    return s;
+  };
+}
+
+/**
+ * A device's --srcport pool (dataplane/source-ports.ts) over the process's raw sockets, each wrapped with this
+ * device's per-datagram TTL (sendVia). The port the --dstport socket is bound to needs no other socket for DF
+ * clear (a DF-set twin cannot join it: it has no SO_REUSEPORT). The first free port is opened now; when none
+ * is, the device fails to start.
+ */
+function devicePorts(name: string, s: Shared, sendMain: UdpBind, sendVia: (b: UdpBind) => UdpBind, dfTwins: boolean): SourcePorts {
+  const range = s.srcport!;
+  const raw = range.open;
+  const dstport = s.udp.localPort;
+  const open: SourcePortOpener = (port, df) => {
+    if (port === dstport && !df) return sendMain;
+    const r = raw(port, df);
+    return typeof r === 'string' ? r : sendVia(r);
+  };
+  const pool = new SourcePorts({ min: range.min, max: range.max, open, cap: s.srcCap, dfTwins, fallback: sendMain, log: (l) => s.log(`${name}: ${l}`) });
+  const err = pool.prime();
+  if (err === 'EADDRINUSE') throw new VxlanUserError('EINUSE', `--srcport ${range.min}-${range.max}: every port of the range is in use`);
+  if (err !== undefined) throw new VxlanUserError('EHOST', `--srcport ${range.min}-${range.max}: cannot bind a port of the range (${err})`);
+  return pool;
 }
 
 function tapError(e: NodeJS.ErrnoException, name: string): VxlanUserError {

@@ -13,8 +13,9 @@
  * What it says about the UDP source port is what the dataplane does: without --srcport every datagram leaves
  * from the one socket bound to --dstport (instance.ts binds it; vtep.ts sends through it), so the source port
  * is the --dstport on every packet — not the per-flow hash RFC 7348 recommends and the kernel draws from
- * `srcport MIN MAX`. With --srcport the port is that of the send socket the inner flow hashes to (which ports
- * get sockets is decided at start, instance.ts): explain names the range. Receivers accept any source port.
+ * `srcport MIN MAX`. With --srcport the port is the one of the range the inner flow hashes to, mapped as the
+ * kernel's udp_flow_src_port (dataplane/source-ports.ts; a port that cannot be bound falls back to an open one):
+ * explain names the range, since the hash depends on the inner ports. Receivers accept any source port.
  *
  * Routes the host has besides the tunnel's (a default route, the pod veths) are not in the config: a
  * destination no tunnel route covers is reported as "not routed into the tunnel", with the kernel counters
@@ -70,7 +71,7 @@ export interface ExplainOuter {
   readonly df: 'set' | 'unset' | 'inherit';
   /** The UDP source port: the --dstport socket's, or with `srcRange` the low end of the range. */
   readonly srcPort: number;
-  /** `--srcport MIN-MAX`: the source port is that of the send socket in this range the inner flow hashes to. */
+  /** `--srcport MIN-MAX`: the source port is the port of this range the inner flow hashes to. */
   readonly srcRange?: { readonly min: number; readonly max: number };
   readonly dstPort: number;
   /** Outer UDP checksum sent (false with --noudpcsum / --udp6zerocsumtx). */
@@ -151,7 +152,7 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
   const self = ctx.self;
   const label = (n: OverlayNode | undefined): string => (n === undefined ? '' : `  [${nodeLabel(n)}]`);
   const steps: string[] = [];
-  // `--srcport MIN-MAX`: a pool of send sockets over the range, picked per frame by the inner flow's hash.
+  // `--srcport MIN-MAX`: the port of the range the inner flow's hash maps to (a send socket per port in use).
   const srcRange = cfg.srcport;
   const base = { dest: d.kind === 'mac' ? d.mac : d.ip.text, kind: d.kind } as const;
 
@@ -330,7 +331,7 @@ export function explain(cfg: UpConfig, destText: string, ctx: ExplainContext = {
         `udp        ${
           o.srcRange === undefined
             ? `source port ${o.srcPort} (every datagram leaves from the one socket bound to --dstport; no per-flow source-port hash without --srcport)`
-            : `source port in ${o.srcRange.min}-${o.srcRange.max} (--srcport: the send socket, of those bound over the range, that the inner flow hashes to; one flow keeps one port; the ready log lists the ports)`
+            : `source port in ${o.srcRange.min}-${o.srcRange.max} (--srcport: the port the inner flow hashes to, as the kernel's udp_flow_src_port with MAX inclusive; one flow keeps one port)`
         }, destination port ${o.dstPort}, checksum ${o.udpChecksum ? 'on' : 'zero'}`,
       );
       out.push(
