@@ -3,7 +3,7 @@
  * a naive baseline where one exists, plus heap growth over 10^6 packets through the whole encap and decap path
  * (must stay ~0: no per-packet allocation in steady state).
  *
- * Usage: node --expose-gc dist/bench/micro.js
+ * Usage: node --expose-gc dist/bench/micro.js [WORD]   (WORD: run only the suites whose name contains it)
  */
 import Benchmark from 'benchmark';
 import { cpus } from 'node:os';
@@ -15,6 +15,8 @@ import { vxlanCheck, vxlanWrite } from '../src/wire/vxlan.js';
 import { TcpSegmenter } from '../src/dataplane/tso.js';
 import { NativeTcpSegmenter } from '../src/dataplane/tso-native.js';
 import { native } from '../src/platform/linux/native.js';
+import { SourcePorts } from '../src/dataplane/source-ports.js';
+import { flowHash } from '../src/dataplane/flow-hash.js';
 
 /** The obvious checksum: one 16-bit word per iteration. */
 function naiveChecksum(buf: Buffer, off: number, len: number): number {
@@ -45,7 +47,26 @@ class ReplayTap implements TapDevice {
   close(): void {}
 }
 
+/** Like ReplayTap over several frames in turn (one per inner flow), so consecutive frames belong to other flows. */
+class RoundRobinTap extends ReplayTap {
+  private next = 0;
+  constructor(private readonly frames: readonly Buffer[], perCall: number) {
+    super(frames[0]!, perCall);
+  }
+  override readBatch(buf: Buffer, offsets: Uint32Array, max: number, count: number, lens: Int32Array): number {
+    const n = super.readBatch(buf, offsets, max, count, lens);
+    for (let i = 0; i < n; i++) {
+      const f = this.frames[this.next++ % this.frames.length]!;
+      f.copy(buf, offsets[i]!);
+      lens[i] = f.length;
+    }
+    return n;
+  }
+}
+
 class ReplayUdp extends FakeUdpBind implements UdpBind {
+  /** sendBatch calls (one sendmmsg each on Linux). */
+  sends = 0;
   constructor(private readonly dgram: Buffer, private readonly perCall: number) {
     super();
   }
@@ -58,6 +79,7 @@ class ReplayUdp extends FakeUdpBind implements UdpBind {
     return n;
   }
   override sendBatch(_b: Buffer, _o: Uint32Array, _l: Uint32Array, _d: Uint32Array, count: number, r: Int32Array): number {
+    this.sends++;
     r[0] = count;
     r[1] = r[2] = r[3] = 0;
     return count;
@@ -77,7 +99,10 @@ function makeVtep(batch: number): { vtep: Vtep } {
   return { vtep };
 }
 
+const only = process.argv[2];
+
 function suite(name: string, cases: Record<string, () => void>): Promise<void> {
+  if (only !== undefined && !name.includes(only)) return Promise.resolve();
   return new Promise((resolve) => {
     const s = new Benchmark.Suite(name);
     for (const [k, fn] of Object.entries(cases)) s.add(k, fn);
@@ -139,6 +164,43 @@ async function main(): Promise<void> {
     'encap batch (TAP→UDP, FDB hit)': () => vtep.onTapReadable(),
     'decap batch (UDP→TAP)': () => vtep.onUdpReadable(),
   });
+
+  // --srcport: 64 inner UDP flows in turn (the worst case for the send queue: each frame another socket), without
+  // and with a 1000-port pool whose sockets are all open after the first batch.
+  const flowFrames = Array.from({ length: 64 }, (_, i) => {
+    const f = Buffer.concat([hex('7a3afe45a376 c26a9be5398d 0800 4500 0578 0000 4000 4011 0000 0a000001 0a000002'), Buffer.alloc(1380, 7)]);
+    f.writeUInt16BE(20000 + i, 34);
+    f.writeUInt16BE(9, 36);
+    return Buffer.concat([Buffer.alloc(10), f]);
+  });
+  const flowVtep = (pool: boolean) => {
+    const main = new ReplayUdp(inbound, 63);
+    const socks: ReplayUdp[] = [];
+    const sourcePorts = pool
+      ? new SourcePorts({ min: 40000, max: 40999, fallback: main, open: (port) => (socks.push(Object.assign(new ReplayUdp(inbound, 63), { localPort: port })), socks.at(-1)!) })
+      : undefined;
+    const v = new Vtep(new RoundRobinTap(flowFrames, 63), main, { vni: 10001, ownMac: 0xc26a9be5398d, maxUdpPayload: 1472, maxFrame: 1468, dstport: 4789, ...(sourcePorts ? { sourcePorts } : {}) });
+    v.fdb.append(0x7a3afe45a376, '192.0.2.2');
+    v.onTapReadable(); // opens the pool's sockets (once per port)
+    const sends = (): number => main.sends + socks.reduce((n, s) => n + s.sends, 0);
+    return { v, sends, socks };
+  };
+  const plainFlows = flowVtep(false);
+  const poolFlows = flowVtep(true);
+  const mapping = new SourcePorts({ min: 40000, max: 40999, fallback: new FakeUdpBind(), open: () => 'unused' });
+  const ports = new Set(flowFrames.map((f) => mapping.portOf(flowHash(f, 10, f.length - 10))));
+  await suite('--srcport: encap per batch of 63 frames, 64 flows in turn', {
+    'no --srcport (one socket)': () => plainFlows.v.onTapReadable(),
+    [`--srcport 40000-40999 (${ports.size} ports open)`]: () => poolFlows.v.onTapReadable(),
+  });
+  if (only === undefined || '--srcport'.includes(only)) {
+    const b0 = [plainFlows.sends(), poolFlows.sends()];
+    for (let i = 0; i < 100; i++) (plainFlows.v.onTapReadable(), poolFlows.v.onTapReadable());
+    process.stdout.write(
+      `  sendBatch calls per batch of 63: ${((plainFlows.sends() - b0[0]!) / 100).toFixed(1)} without, ${((poolFlows.sends() - b0[1]!) / 100).toFixed(1)} with --srcport (${poolFlows.socks.length} sockets)\n`,
+    );
+  }
+  if (only !== undefined) return;
 
   // Heap growth over 10^6 packets each way.
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -1,5 +1,8 @@
 // --srcport: config front end, the flow hash, the port mapping (the kernel's udp_flow_src_port, MAX inclusive),
 // the lazy socket pool, and the Vtep sending each inner flow from its port (fake platform).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseUpArgs } from '../../src/control/config/config.js';
 import { flowHash } from '../../src/dataplane/flow-hash.js';
@@ -33,6 +36,17 @@ describe('--srcport config', () => {
     expect(() => up('--srcport', '5-70000')).toThrow(/out of range/);
     expect(() => up('--srcport', '50-40')).toThrow(/has its minimum above its maximum/);
     expect(() => up('--io', 'dgram', '--srcport', '40000-40015')).toThrow(/needs --io native/);
+  });
+
+  it('the CLI refuses a bad range with exit 2 and one sentence', () => {
+    const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+    expect(existsSync(cli), `${cli} is missing: build first (npx tsc -p tsconfig.json)`).toBe(true);
+    for (const [range, why] of [['50-40', 'has its minimum above its maximum'], ['0-10', 'a UDP port is 1..65535'], ['5-70000', 'a UDP port is 1..65535']] as const) {
+      const r = spawnSync(process.execPath, [cli, 'up', '--vni', '1', '--remote', '192.0.2.1', '--srcport', range], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(`--srcport ${range} `)]);
+      expect(r.stderr).toContain(why);
+    }
   });
 });
 

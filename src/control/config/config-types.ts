@@ -102,7 +102,7 @@ export interface UpConfig {
   readonly udp6zerocsumtx?: true;
   /** `--udp6zerocsumrx` (IPv6 underlay): accept zero UDP checksums (UDP_NO_CHECK6_RX). */
   readonly udp6zerocsumrx?: true;
-  /** `--srcport MIN-MAX` (inclusive): outer source ports from a pool of sockets in the range, by inner flow hash. */
+  /** `--srcport MIN-MAX` (inclusive): the outer source port is the port of the range the inner flow hashes to (dataplane/source-ports.ts). */
   readonly srcport?: { readonly min: number; readonly max: number };
   /**
    * `--reserved-bits MASK`: VXLAN header bits a received datagram must have clear, as the two 32-bit halves of

@@ -137,10 +137,11 @@ Outer header (--io native only)
                         frames are dropped and answered with ICMP "fragmentation needed"
                         (see docs/kernel-parity.md).
                           kernel: ip link add ... df set|unset|inherit
-  --srcport MIN-MAX     outer UDP source ports from this range (inclusive), chosen by a hash of
-                        the inner flow (5-tuple, else the MACs): up to 16 sockets on ports spread
-                        over the range; one flow keeps one port. Default: every datagram leaves
-                        from --dstport.
+  --srcport MIN-MAX     outer UDP source ports from this range (inclusive): each inner flow
+                        (5-tuple, else the MACs) hashes to a port of the whole range, as the
+                        kernel's; one flow keeps one port. A port gets its send socket on its
+                        first flow (at most 1024; a port in use or past that falls back to an
+                        open one). Default: every datagram leaves from --dstport.
                           kernel: ip link add ... srcport MIN MAX+1  (the kernel's MAX is exclusive)
   --udpcsum, --noudpcsum
                         IPv4 underlay: send outer UDP checksums (default, the kernel's) or zeros.

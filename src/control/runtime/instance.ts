@@ -186,7 +186,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
   undo.push('close the DF socket', () => dfTwin?.close());
   if (dfTwins && tunable !== undefined && cfg.srcport === undefined) {
     dfTwin = platform.openUdp({ address: bindAddr, port: 0, device: cfg.dev ?? '', rcvbuf: 64 << 10, shareDestinations: tunable });
-    log(`--df: 1 DF-set sending socket(s), port(s) ${dfTwin.localPort}`);
+    log(`--df ${all.some((d) => d.df === 'inherit') ? 'inherit' : 'set'}: 1 DF-set sending socket, port ${dfTwin.localPort}`);
   }
   // Outer header settings: socket-wide for a single device (config refuses them with --io dgram). A `vnis:`
   // process sets only the shared checksum options on the sockets: each device's TTL and TOS go per datagram,
