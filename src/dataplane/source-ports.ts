@@ -27,7 +27,8 @@
  * Per port of the range: 2 bytes per kind (the Uint16Array maps), at most 128 KiB for a 65535-port range.
  *
  * Ownership: the sockets are opened by the `open` callback of the control plane (bind, outer-header options,
- * GSO) and closed by it; the pool only borrows them, and is shared by the devices of a process.
+ * GSO) and closed by it; the pool only borrows them. Each device has its pool (its own wrappers, e.g. its
+ * per-datagram TTL); the devices of a `vnis:` process share the sockets underneath through the opener.
  *
  * Hot path: socketFor and portFor are a multiply and two typed-array/array reads once a port is known; the
  * slow path (resolve) runs once per port and kind, and allocates only there.

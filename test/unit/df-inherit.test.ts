@@ -27,4 +27,18 @@ describe('--df inherit', () => {
     expect(twin.sent.map((d) => d.data.readUInt16BE(8 + 12))).toEqual([0x0800, 0x86dd]);
     expect(twin.sent[0]!.ip).toBe('192.168.0.31'); // the FDB wrote main's table, which the twin sends through
   });
+
+  it('--df set with DF-set twins (a vnis: device on shared sockets): every frame leaves from the twin, ARP too', () => {
+    const tap = new FakeTap('vx0', true);
+    const main = new FakeUdpBind('192.168.0.21', 4789);
+    const twin = new FakeUdpBind('192.168.0.21', 40000, main);
+    const vtep = new Vtep(tap, main, { vni: 10001, ownMac: 0xc26a9be5398d, maxUdpPayload: 1472, maxFrame: 1468, dstport: 4789, dfTwin: twin, df: 'set' });
+    vtep.fdb.append(0x7a3afe45a376, '192.168.0.31');
+    vtep.start();
+    tap.inject(Buffer.concat([ETH4, ipv4('0000')])); // no DF inside: DF outside all the same
+    tap.inject(Buffer.concat([hex('7a3afe45a376 c26a9be5398d 0806'), Buffer.alloc(28)]));
+    tap.wake();
+    expect(main.sent).toHaveLength(0);
+    expect(twin.sent).toHaveLength(2);
+  });
 });
