@@ -1,6 +1,9 @@
 // --srcport on real namespaces: inner flows spread over the outer source ports of the whole range, one flow
 // from one port, about as many distinct ports as the kernel's vxlan (udp_flow_src_port) gives for the same
 // flows, measured in the same test; a kernel vxlan device receives them whatever the source port.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { Topology } from '../../src/testbed/index.js';
 import { ping, tsharkField } from './probes.js';
@@ -77,5 +80,49 @@ describeNet('source ports on real namespaces', net, () => {
     expect(df.every((f) => f === '1' || f === 'True')).toBe(true);
     const rx = Number((await t.exec(N2.name, 'cat', [`/sys/class/net/${DEV}/statistics/rx_packets`])).stdout.trim());
     expect(rx).toBeGreaterThanOrEqual(130);
+  });
+
+  it('a vnis: process: both devices spread their flows over the range, one socket per port in use', async () => {
+    const t = await topology('srcportvnis', [N1, N2]);
+    const dir = mkdtempSync(join(tmpdir(), 'vxut-srcport-'));
+    try {
+      const vnis = [
+        { vni: 10001, name: 'vx10001', net: '10.101.0', mac1: '02:00:00:01:00:01', mac2: '02:00:00:01:00:02' },
+        { vni: 10002, name: 'vx10002', net: '10.102.0', mac1: '02:00:00:02:00:01', mac2: '02:00:00:02:00:02' },
+      ];
+      const file = join(dir, 'n1.yaml');
+      const entries = vnis.map((o) => `  - {vni: ${o.vni}, name: ${o.name}, mac: '${o.mac1}', addr: [${o.net}.1/24], fdb: ['${o.mac2}=${N2.underlay}'], neigh: ['${o.net}.2=${o.mac2}']}`);
+      writeFileSync(file, `version: 1\nlocal: ${N1.underlay}\ndstport: 4899\nsrcport: 40000-40999\nvnis:\n${entries.join('\n')}\n`);
+      for (const o of vnis) {
+        const ip = (...a: string[]) => t.exec(N2.name, 'ip', a);
+        await ip('link', 'add', `k${o.vni}`, 'type', 'vxlan', 'id', String(o.vni), 'dstport', '4899', 'local', N2.underlay, 'dev', 'eth0', 'nolearning');
+        await ip('link', 'set', 'dev', `k${o.vni}`, 'address', o.mac2);
+        await ip('addr', 'add', `${o.net}.2/24`, 'dev', `k${o.vni}`);
+        await ip('link', 'set', `k${o.vni}`, 'up');
+        await ip('neigh', 'replace', `${o.net}.1`, 'lladdr', o.mac1, 'dev', `k${o.vni}`, 'nud', 'permanent');
+        await t.exec(N2.name, 'bridge', ['fdb', 'append', o.mac1, 'dst', N1.underlay, 'dev', `k${o.vni}`]);
+      }
+      await up(t, N1, ['--config', file, '--quiet']);
+      const seen: number[][] = [];
+      for (const o of vnis) {
+        await ping(t, N1, `${o.net}.2`, 1);
+        const from = { ...N1, overlay: `${o.net}.1` };
+        const to = { ...N2, overlay: `${o.net}.2` };
+        seen.push((await outerField(t, from, to, 'udp.srcport', 65, 1)).map(Number));
+      }
+      for (const ports of seen) {
+        expect(ports.every((p) => p >= 40000 && p <= 40999)).toBe(true);
+        expect(new Set(ports).size).toBeGreaterThanOrEqual(55);
+      }
+      // One socket per port in use, whichever device opened it first: the ports the flows left from, plus the
+      // first port of the range (opened at start) and the ports of the two pings.
+      const bound = (await t.exec(N1.name, 'ss', ['-uanH', 'sport >= :40000 and sport <= :40999'])).stdout.trim().split('\n').map((l) => Number(l.split(/\s+/)[3]!.split(':').pop()));
+      expect(new Set(bound).size).toBe(bound.length);
+      const used = new Set([...seen[0]!, ...seen[1]!]).size;
+      expect(bound.length).toBeGreaterThanOrEqual(used);
+      expect(bound.length).toBeLessThanOrEqual(used + 8); // 3, and room for a datagram the capture missed
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
