@@ -6,8 +6,9 @@
  *     ours:    ((hash * (max - min + 1)) / 2^32 | 0) + min    max inclusive (the config's MIN-MAX)
  * Every port of the range comes out, each for 1/span of the hash space, and one flow (one hash) always gets one
  * port: 65 flows over 1000 ports land on ~63 distinct ports, as with the kernel. The kernel first folds
- * `hash ^= hash << 16` so that its keyed skb hash's low bits reach the top 16 that the multiply keeps; our
- * flowHash ends in murmur3's finaliser, whose top bits are as well mixed as its low ones, so it is used as is.
+ * `hash ^= hash << 16`, to obfuscate the skb hash it puts on the wire (only the top 16 bits count); ours is
+ * not a secret (the inner 5-tuple it hashes travels in clear beside it), and flowHash ends in murmur3's
+ * finaliser, whose top bits are as well mixed as its low ones, so it is used as is.
  *
  * The sockets. A userspace VTEP can only send from a port through a socket bound to it (the kernel's vxlan
  * writes the UDP header itself, as our tunnel path does: portFor). So a port gets its socket the first time a
