@@ -17,6 +17,7 @@ import { NativeTcpSegmenter } from '../src/dataplane/tso-native.js';
 import { native } from '../src/platform/linux/native.js';
 import { SourcePorts } from '../src/dataplane/source-ports.js';
 import { flowHash } from '../src/dataplane/flow-hash.js';
+import { InnerFrame } from '../src/wire/inner-frame.js';
 
 /** The obvious checksum: one 16-bit word per iteration. */
 function naiveChecksum(buf: Buffer, off: number, len: number): number {
@@ -188,7 +189,8 @@ async function main(): Promise<void> {
   const plainFlows = flowVtep(false);
   const poolFlows = flowVtep(true);
   const mapping = new SourcePorts({ min: 40000, max: 40999, fallback: new FakeUdpBind(), open: () => 'unused' });
-  const ports = new Set(flowFrames.map((f) => mapping.portOf(flowHash(f, 10, f.length - 10))));
+  const parsed = new InnerFrame();
+  const ports = new Set(flowFrames.map((f) => (parsed.parse(f, 10, f.length - 10), mapping.portOf(flowHash(f, parsed)))));
   await suite('--srcport: encap per batch of 63 frames, 64 flows in turn', {
     'no --srcport (one socket)': () => plainFlows.v.onTapReadable(),
     [`--srcport 40000-40999 (${ports.size} ports open)`]: () => poolFlows.v.onTapReadable(),

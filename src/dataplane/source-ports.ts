@@ -113,14 +113,14 @@ export class SourcePorts {
     this.dfKind = o.dfTwins === true ? new Kind(this.span, true) : undefined;
   }
 
-  /** The port of the range a flow hash maps to (udp_flow_src_port, MAX inclusive). `hash` is a uint32. */
+  /** The port of the range a flow hash maps to (udp_flow_src_port, MAX inclusive). `hash`: its 32 bits, int32 or uint32. */
   portOf(hash: number): number {
     return this.min + this.offsetOf(hash);
   }
 
   private offsetOf(hash: number): number {
-    // hash < 2^32 and span <= 2^16: the product is exact in a double; the quotient is below 2^16.
-    return ((hash * this.span) / 4294967296) | 0;
+    // As unsigned, hash < 2^32 and span <= 2^16: the product is exact in a double; the quotient is below 2^16.
+    return (((hash >>> 0) * this.span) / 4294967296) | 0;
   }
 
   /** The socket a frame of flow `hash` leaves from (DF set when `df` and --df inherit). Opens it the first time. */

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { GCProfiler, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Vtep } from '../../src/dataplane/vtep.js';
+import { SourcePorts } from '../../src/dataplane/source-ports.js';
 import { FakeTap, FakeUdpBind } from '../../src/platform/fake/fake.js';
 
 setFlagsFromString('--expose-gc');
@@ -40,6 +41,8 @@ interface Case {
   readonly peersOnly?: boolean;
   /** No entry for the peer's MAC, one default destination: every frame floods (head-end replication). */
   readonly flood?: boolean;
+  /** --srcport 40000-40999 with --df inherit: each frame's flow hash, its port's DF-set socket (opened once). */
+  readonly srcport?: boolean;
 }
 
 function make(c: Case = {}) {
@@ -47,10 +50,23 @@ function make(c: Case = {}) {
   const udp = new FakeUdpBind('192.0.2.1', 4789);
   tap.record = false;
   udp.record = false;
-  const vtep = new Vtep(tap, udp, { vni: 10001, ownMac: OWN_MAC, maxUdpPayload: 1472, maxFrame: 1518, dstport: 4789, learning: c.learning ?? false });
+  const pool: FakeUdpBind[] = [];
+  const open = (port: number): FakeUdpBind => {
+    const s = new FakeUdpBind('192.0.2.1', port, udp);
+    s.record = false;
+    pool.push(s);
+    return s;
+  };
+  const sourcePorts = c.srcport ? new SourcePorts({ min: 40000, max: 40999, open, dfTwins: true, fallback: udp }) : undefined;
+  const vtep = new Vtep(tap, udp, {
+    vni: 10001, ownMac: OWN_MAC, maxUdpPayload: 1472, maxFrame: 1518, dstport: 4789, learning: c.learning ?? false,
+    ...(sourcePorts === undefined ? {} : { sourcePorts, df: 'inherit' as const }),
+  });
   vtep.fdb.append(c.flood ? 0 : PEER_MAC, '192.0.2.2');
   vtep.peersOnly = c.peersOnly ?? false;
-  return { tap, udp, vtep };
+  /** Datagrams sent, from whichever socket. */
+  const sentCount = (): number => pool.reduce((n, s) => n + s.sentCount, udp.sentCount);
+  return { tap, udp, vtep, sentCount };
 }
 
 type Rig = ReturnType<typeof make>;
@@ -104,6 +120,7 @@ function measure(rig: Rig, way: 'encap' | 'decap'): { allocated: number; retaine
 const CASES: [string, 'encap' | 'decap', Case][] = [
   ['encapsulation (TAP → UDP, FDB hit)', 'encap', {}],
   ['encapsulation, flooded (no FDB entry, a default destination)', 'encap', { flood: true }],
+  ['encapsulation with --srcport and --df inherit (the flow\'s port, its DF-set socket)', 'encap', { srcport: true }],
   ['decapsulation (UDP → TAP)', 'decap', {}],
   ['decapsulation with --learning', 'decap', { learning: true }],
   ['decapsulation with --peers-only', 'decap', { peersOnly: true }],
@@ -116,7 +133,7 @@ describe('no per-packet allocation on the hot path (10^6 packets a case, fake pl
     // Every packet went through: the measure is of the path that delivers, not of an early drop.
     const v = rig.vtep.counters;
     if (way === 'encap') {
-      expect(rig.udp.sentCount).toBe(v.get('tx_frames'));
+      expect(rig.sentCount()).toBe(v.get('tx_frames'));
       expect(v.get(c.flood ? 'tx_flood_frames' : 'tx_packets')).toBe(v.get('tx_frames'));
     } else {
       expect(rig.tap.writeCount).toBe(v.get('rx_datagrams'));
