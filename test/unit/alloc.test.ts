@@ -31,7 +31,9 @@ const FROM_PEER = Buffer.concat([hex('08000000 00271100'), hex('c26a9be5398d 7a3
 
 const PACKETS = 1_000_000;
 const WARMUP = 500_000;
-const WINDOWS = 5;
+// Under a loaded machine (CI runs the test files in parallel on 2 vCPUs) a recompile lands in more windows:
+// 5 measured 1 failure in 5 full runs there; a real per-packet allocation fails all 12 just the same.
+const WINDOWS = 12;
 const MAX_BYTES_PER_PACKET = 0.1;
 
 interface Case {
