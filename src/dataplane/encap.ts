@@ -39,7 +39,7 @@ import { buildPmtuReply, PMTU_REPLY_MAX } from './icmp-pmtu.js';
 import { encapTos } from './ecn.js';
 import { flowHash } from './flow-hash.js';
 import type { Segmenter } from './tso.js';
-import { VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from '../wire/virtio-net.js';
+import { VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, vnetClear } from '../wire/virtio-net.js';
 import type { FlowMssTable } from './flow-mss.js';
 import { TUNNEL_TX_HEADROOM, type TunnelTx } from './tunnel-tx.js';
 import type { SourcePorts } from './source-ports.js';
@@ -272,7 +272,7 @@ export class Encapsulator {
   private answerLocally(buf: Buffer, fo: number, len: number, verdict: number): number {
     const v = this.v;
     v[verdict]!++;
-    if (this.vnetLen !== 0) buf.fill(0, fo - VNET_HDR_LEN, fo); // a plain frame: no offload hints
+    if (this.vnetLen !== 0) vnetClear(buf, fo - VNET_HDR_LEN); // a plain frame: no offload hints
     if (this.tap.write(buf, fo - this.vnetLen, this.vnetLen + len) < 0) v[C.rx_tap_error]!++;
     return verdict;
   }

@@ -21,7 +21,7 @@ import { IPPROTO_TCP, IPPROTO_UDP, IPV4_DST, IPV4_SRC } from '../wire/ipv4.js';
 import { IPV6_DST, IPV6_SRC } from '../wire/ipv6.js';
 import { TCP_CSUM_OFFSET, TCP_MIN_HLEN } from '../wire/tcp.js';
 import { UDP_CSUM_OFFSET, UDP_HLEN, udpChecksum } from '../wire/udp.js';
-import { VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../wire/virtio-net.js';
+import { VIRTIO_NET_HDR_F_NEEDS_CSUM, vnetClear } from '../wire/virtio-net.js';
 
 /**
  * Writes the virtio-net header for the inner frame `v` (parsed from `buf`) about to be written to the TAP, at
@@ -29,7 +29,7 @@ import { VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../wire/virtio-net.js';
  * their IP length, dropping Ethernet padding that must not enter a checksum the kernel completes.
  */
 export function writeRxVnetHeader(buf: Buffer, v: InnerFrame, hdrOff: number): number {
-  buf.fill(0, hdrOff, hdrOff + 10);
+  vnetClear(buf, hdrOff);
   const flen = v.end - v.fo;
   // Untagged IPv4/IPv6 whose lengths fit the frame (the IPv4 header checksum is the host's to verify).
   if (v.tags !== 0 || v.ipVersion === 0 || v.l3Reason !== 0) return flen;

@@ -74,6 +74,24 @@ export function vnetCsumOffset(buf: Buffer, off: number): number {
   return buf.readUInt16LE(off + VNET_CSUM_OFFSET);
 }
 
+/**
+ * Zeroes the 10-byte struct virtio_net_hdr (no offload: a plain frame). Byte stores, not Buffer.fill: on the
+ * per-datagram path fill's argument checks cost more than the ten stores (a CPU profile of the decap loop had
+ * fill and its validators at ~20 % of the time).
+ */
+export function vnetClear(buf: Buffer, off: number): void {
+  buf[off] = 0;
+  buf[off + 1] = 0;
+  buf[off + 2] = 0;
+  buf[off + 3] = 0;
+  buf[off + 4] = 0;
+  buf[off + 5] = 0;
+  buf[off + 6] = 0;
+  buf[off + 7] = 0;
+  buf[off + 8] = 0;
+  buf[off + 9] = 0;
+}
+
 /** Writes the 10-byte struct virtio_net_hdr. */
 export function vnetWrite(buf: Buffer, off: number, flags: number, gsoType: number, hdrLen: number, gsoSize: number, csumStart: number, csumOffset: number): void {
   buf[off + VNET_FLAGS] = flags;

@@ -7,6 +7,7 @@ import {
   VIRTIO_NET_HDR_GSO_ECN,
   VIRTIO_NET_HDR_GSO_TCPV4,
   VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4,
+  vnetClear,
   vnetCsumOffset,
   vnetCsumStart,
   vnetFlags,
@@ -36,6 +37,12 @@ describe('virtio_net_hdr (10 bytes)', () => {
     const b = Buffer.alloc(15, 0xa5);
     vnetWrite(b, 3, 1, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, 66, 1398, 34, 16);
     expect(b.toString('hex')).toBe('a5a5a5' + fixture.toString('hex') + 'a5a5');
+  });
+
+  it('clears exactly 10 bytes at an odd offset (a plain frame)', () => {
+    const b = Buffer.alloc(15, 0xa5);
+    vnetClear(b, 3);
+    expect(b.toString('hex')).toBe('a5a5a5' + '00'.repeat(10) + 'a5a5');
   });
 });
 
