@@ -64,6 +64,14 @@ export function installObservers(inst: Instance, cfg: UpConfig, log: Logger): ()
     // One printer per device: each line names its device's VNI.
     for (const [d, list] of perDevice)
       list.push(new TracePrinter({ vni: d.config.vni, tapName: d.tapName, localIp, localPort: inst.localPort }, (line) => process.stderr.write(`${line}\n`)));
+    // A vnis: process: the datagrams no device takes are the socket's, and its printer names every VNI.
+    if (inst.stray !== undefined)
+      inst.observeStrays(
+        new TracePrinter(
+          { vni: cfg.vni, tapName: 'socket', localIp, localPort: inst.localPort, ourVnis: () => inst.devices.map((d) => d.config.vni) },
+          (line) => process.stderr.write(`${line}\n`),
+        ),
+      );
     log(`--trace: one line per packet on stderr, at most ${TRACE_RATE_PER_S}/s after a burst of ${TRACE_BURST}`);
   }
   if (cfg.pcap !== undefined) {
@@ -90,6 +98,7 @@ export function installObservers(inst: Instance, cfg: UpConfig, log: Logger): ()
   for (const [d, list] of perDevice) d.vtep.observer = combineObservers(list);
   return () => {
     for (const d of inst.devices) d.vtep.observer = undefined;
+    inst.observeStrays(undefined);
     for (const c of closers) c();
   };
 }

@@ -179,6 +179,8 @@ export interface TraceContext {
   /** Our underlay address and port (the outer source of what we send, destination of what we receive). */
   readonly localIp: string;
   readonly localPort: number;
+  /** A `vnis:` process's socket printer (datagrams that belong to no device): every VNI the process has. */
+  readonly ourVnis?: () => readonly number[];
 }
 
 export interface TraceOptions {
@@ -273,7 +275,9 @@ export class TracePrinter implements PacketObserver {
     }
     const vx = len >= VXLAN_HLEN ? describeVxlan(buf, ho) : `${len} bytes`;
     const inner = len >= VXLAN_HLEN + ETH_HLEN ? ` | ${describeFrame(buf, ho + VXLAN_HLEN, len - VXLAN_HLEN)}` : '';
-    const extra = name === 'rx_wrong_vni' ? ` (${vxlanVni(buf, ho)}, ours is ${this.ctx.vni})` : '';
+    const ours = this.ctx.ourVnis?.();
+    const oursText = ours === undefined ? `ours is ${this.ctx.vni}` : `ours are ${ours.join(', ')}`;
+    const extra = name === 'rx_wrong_vni' ? ` (${vxlanVni(buf, ho)}, ${oursText})` : '';
     this.emit(t, `rx ${head}: ${vx}${inner} | DROP ${name}: ${DROP_TEXT[name] ?? name}${extra}`);
   }
 }

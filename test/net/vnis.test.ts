@@ -86,7 +86,7 @@ describeNet('several VNIs on one port (vnis:)', net, () => {
   it('each VNI reaches its own kernel device, and a frame never crosses into another VNI', async () => {
     const t = await net.topology('vnis', [N1, N2], { ipv6: false });
     const file = join(workDir(), 'n1.yaml');
-    writeConfig(file, OVERLAYS.slice(0, 2), 'metrics: 127.0.0.1:9641\n');
+    writeConfig(file, OVERLAYS.slice(0, 2), 'metrics: 127.0.0.1:9641\ntrace: true\n');
     await kernelDevices(t, OVERLAYS.slice(0, 2));
     const v = await net.up(t, N1, ['--config', file, '--quiet']);
     expect(v.readyLine).toMatch(/^ready: vx10001 vni 10001 udp 192\.168\.0\.21:4789/);
@@ -113,6 +113,9 @@ describeNet('several VNIs on one port (vnis:)', net, () => {
     expect(a2.counters.rx_bad_flags).toBe(2);
     expect(a2.counters.rx_wrong_vni).toBe(0);
     expect(a2.socket?.rx_wrong_vni).toBe(3);
+    // --trace: the socket's own printer names every VNI of the process.
+    expect(v.stderr()).toMatch(/vni 10009 .*DROP rx_wrong_vni: the VNI is not ours \(10009, ours are 10001, 10002\)/);
+    expect(v.stderr()).toMatch(/vni 10001 .*DROP rx_bad_flags/);
     // stats shows the socket's own section in text too.
     const text = await runCli(['stats', '--name', 'vx10001'], { ns: t.nsOf(N1.name) });
     expect(text.stdout).toMatch(/^socket \(datagrams for no device of this process\): 3$/m);

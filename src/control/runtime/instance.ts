@@ -22,7 +22,7 @@ import { isIPv6 } from 'node:net';
 import type { UpConfig } from '../config/config-types.js';
 import { VxlanUserError } from '../config/errors.js';
 import { deviceOfAddress, deviceToward, ip, ipOrThrow, linkExists, linkMtu, openFilesLimit, UndoStack } from './host.js';
-import { Vtep } from '../../dataplane/vtep.js';
+import { Vtep, type PacketObserver } from '../../dataplane/vtep.js';
 import { TOS_INHERIT } from '../../dataplane/ecn.js';
 import { Neigh6Table } from '../../dataplane/ndp-proxy.js';
 import { FixedTtlBind, TtlInheritBind } from '../../dataplane/ttl-inherit.js';
@@ -83,6 +83,8 @@ export interface Instance extends Device {
   addDevice(cfg: UpConfig): Device;
   /** Removes one device (its routes, TAP and tables); the others keep their traffic. */
   removeDevice(name: string): void;
+  /** A `vnis:` process: who sees the datagrams that belong to no device (the --trace printer of the socket). */
+  observeStrays(o: PacketObserver | undefined): void;
   /** Removes routes and the TAP devices, closes sockets. Idempotent; never throws. */
   stop(): void;
 }
@@ -287,6 +289,9 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
       const dev = openDevice(d, tap, shared());
       devices.push(dev);
       return dev;
+    },
+    observeStrays(o: PacketObserver | undefined): void {
+      if (port !== undefined) port.observer = o;
     },
     removeDevice(name: string): void {
       const i = devices.findIndex((d) => d.tapName === name);
