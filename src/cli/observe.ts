@@ -61,9 +61,11 @@ export function installObservers(inst: Instance, cfg: UpConfig, log: Logger): ()
   const localIp = inst.localAddress;
   const perDevice = new Map<Device, PacketObserver[]>(inst.devices.map((d) => [d, []]));
   if (cfg.trace === true) {
-    // One printer per device: each line names its device's VNI.
-    for (const [d, list] of perDevice)
-      list.push(new TracePrinter({ vni: d.config.vni, tapName: d.tapName, localIp, localPort: inst.localPort }, (line) => process.stderr.write(`${line}\n`)));
+    // One printer per device: each line names its device's VNI; a device a reload adds gets its own.
+    const printer = (d: Device): TracePrinter =>
+      new TracePrinter({ vni: d.config.vni, tapName: d.tapName, localIp, localPort: inst.localPort }, (line) => process.stderr.write(`${line}\n`));
+    for (const [d, list] of perDevice) list.push(printer(d));
+    inst.observeNewDevices(printer);
     // A vnis: process: the datagrams no device takes are the socket's, and its printer names every VNI.
     if (inst.stray !== undefined)
       inst.observeStrays(
@@ -99,6 +101,7 @@ export function installObservers(inst: Instance, cfg: UpConfig, log: Logger): ()
   return () => {
     for (const d of inst.devices) d.vtep.observer = undefined;
     inst.observeStrays(undefined);
+    inst.observeNewDevices(undefined);
     for (const c of closers) c();
   };
 }

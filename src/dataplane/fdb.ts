@@ -18,7 +18,7 @@ import ipaddr from 'ipaddr.js';
 import type { UdpBind } from '../platform/types.js';
 import { ipv6Hex } from '../platform/sockaddr.js';
 import { ipv4AddrParse } from '../wire/ipv4.js';
-import { macHi24, macLo24, macRead } from '../wire/mac.js';
+import { macHi24, macLo24, macRead, MAC_ZERO } from '../wire/mac.js';
 
 /** What the FDB needs of the UDP side: destination slots (of one socket, or of every socket of a pool). */
 export type DestinationTable = Pick<UdpBind, 'destinationSlots' | 'setDestination'>;
@@ -49,7 +49,8 @@ export interface FdbEntry {
   updated: number;
 }
 
-export const MAC_ZERO = 0;
+/** The default-destination entry's MAC (the wire layer's all-zeros address). */
+export { MAC_ZERO };
 
 /** snoop() results. */
 export const SNOOP_SAME = 0 as const; // known, same VTEP (or learning not applicable): deliver

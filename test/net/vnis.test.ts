@@ -146,13 +146,13 @@ describeNet('several VNIs on one port (vnis:)', net, () => {
   it('a reload adds one VNI and removes another while the first keeps its traffic', async () => {
     const t = await net.topology('vnisrl', [N1, N2], { ipv6: false });
     const file = join(workDir(), 'n1.yaml');
-    writeConfig(file, OVERLAYS.slice(0, 2));
+    writeConfig(file, OVERLAYS.slice(0, 2), 'trace: true\n');
     await kernelDevices(t, OVERLAYS);
-    await net.up(t, N1, ['--config', file, '--quiet']);
+    const v = await net.up(t, N1, ['--config', file, '--quiet']);
     // 60 pings at 50 ms on VNI 10001 span the reload.
     const flow = ping(t, N1, '10.101.0.2', 60, ['-i', '0.05']);
     await new Promise((r) => setTimeout(r, 1000));
-    writeConfig(file, [OVERLAYS[0], OVERLAYS[2]]);
+    writeConfig(file, [OVERLAYS[0], OVERLAYS[2]], 'trace: true\n');
     const r = await runCli(['reload', '--name', 'vx10002'], { ns: t.nsOf(N1.name) });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/devices \+1 -1 \(added vx10003\) \(removed vx10002\)/);
@@ -161,6 +161,8 @@ describeNet('several VNIs on one port (vnis:)', net, () => {
     expect(links).not.toMatch(/vx10002/);
     expect(links).toMatch(/vx10003/);
     expect(await ping(t, N1, '10.103.0.2', 3)).toMatch(/3 received/);
+    // The added device has its own --trace printer too.
+    expect(v.stderr()).toMatch(/vni 10003 .*delivered to vx10003/);
     const gone = await runCli(['show', '--name', 'vx10002'], { ns: t.nsOf(N1.name) });
     expect(gone.code).not.toBe(0);
   });

@@ -85,6 +85,8 @@ export interface Instance extends Device {
   removeDevice(name: string): void;
   /** A `vnis:` process: who sees the datagrams that belong to no device (the --trace printer of the socket). */
   observeStrays(o: PacketObserver | undefined): void;
+  /** The observer a device added by a reload gets (--trace, installed by the CLI); undefined: none. */
+  observeNewDevices(of: ((d: Device) => PacketObserver | undefined) | undefined): void;
   /** Removes routes and the TAP devices, closes sockets. Idempotent; never throws. */
   stop(): void;
 }
@@ -261,6 +263,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
   log(`${devices.map((d) => d.tapName).join(', ')}: underlay ${underlayDev ?? '(unknown device)'} mtu ${underlayMtu}; I/O path: ${udp.ioPath}; ${offloads}`);
 
   let stopped = false;
+  let observerOf: ((d: Device) => PacketObserver | undefined) | undefined;
   const inst: Instance = {
     config: cfg,
     get vtep() { return first.vtep; },
@@ -287,11 +290,15 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
         throw new VxlanUserError('EHOST', `cannot give ${d.name} the TAP offloads its sibling devices have`);
       }
       const dev = openDevice(d, tap, shared());
+      dev.vtep.observer = observerOf?.(dev);
       devices.push(dev);
       return dev;
     },
     observeStrays(o: PacketObserver | undefined): void {
       if (port !== undefined) port.observer = o;
+    },
+    observeNewDevices(of: ((d: Device) => PacketObserver | undefined) | undefined): void {
+      observerOf = of;
     },
     removeDevice(name: string): void {
       const i = devices.findIndex((d) => d.tapName === name);
