@@ -3,6 +3,11 @@
  * one sendmmsg per run of entries that share a Buffer and a socket, and the staging area for bytes that cannot
  * be sent from the read slots in place (TSO segments, per-remote VNI copies, UDP GSO trains).
  *
+ * Sockets: each entry remembers the socket it leaves from (--srcport and --df inherit choose one per flow).
+ * send() hands every socket its own entries in one sendmmsg, in queue order, so a batch of frames from many
+ * flows costs one call per socket, not one per change of socket. Entries of one socket keep their order, and
+ * one flow always leaves from one socket, so each flow's wire order is its TAP order.
+ *
  * Ownership, in one sentence: the queue owns the staging area and its entry arrays; the Buffers its entries
  * point at (the TAP batch or the staging area) stay valid until flush(), which the encapsulator calls at the end
  * of every TAP batch, and the sockets it sends on are borrowed (opened and closed by the control plane).
@@ -33,7 +38,18 @@ export class SendQueue {
   private readonly v: Float64Array;
   // The queued entries: one Buffer and one socket per native call.
   private sendBuf: Buffer;
-  private sendUdp: UdpBind;
+  /** The socket of each entry (references only: set per entry, never allocated). */
+  private readonly sockOf: UdpBind[];
+  /** Some entry leaves from another socket than entry 0: send() groups them. */
+  private mixed = false;
+  // Scratch for one socket's entries when the queue holds several sockets' (send()).
+  private readonly gOffs = new Uint32Array(QUEUE_ENTRIES);
+  private readonly gLens = new Uint32Array(QUEUE_ENTRIES);
+  private readonly gDest = new Uint32Array(QUEUE_ENTRIES);
+  private readonly gGso = new Uint16Array(QUEUE_ENTRIES);
+  private readonly gTos = new Uint8Array(QUEUE_ENTRIES);
+  private readonly gSegs = new Uint16Array(QUEUE_ENTRIES);
+  private readonly taken = new Uint8Array(QUEUE_ENTRIES);
   private readonly offs = new Uint32Array(QUEUE_ENTRIES);
   private readonly lens = new Uint32Array(QUEUE_ENTRIES);
   private readonly dest = new Uint32Array(QUEUE_ENTRIES);
@@ -48,7 +64,7 @@ export class SendQueue {
   constructor(o: { readonly stageBytes: number; readonly udp: UdpBind; readonly udpGso: boolean; readonly counters: Float64Array }) {
     this.stage = Buffer.allocUnsafeSlow(o.stageBytes).fill(0);
     this.via = o.udp;
-    this.sendUdp = o.udp;
+    this.sockOf = new Array<UdpBind>(QUEUE_ENTRIES).fill(o.udp);
     this.sendBuf = this.stage;
     this.udpGso = o.udpGso;
     this.perPacketTos = o.udp.perPacketTos;
@@ -64,15 +80,18 @@ export class SendQueue {
   }
 
   /**
-   * Queues one sendmmsg entry. Entries refer to one Buffer and one socket per native call, so switching
-   * Buffers or sockets flushes first — which also keeps the wire order equal to the TAP order.
+   * Queues one sendmmsg entry, from the socket `via`. Entries refer to one Buffer per native call, so switching
+   * Buffers (the read slots, the staging area) sends what is queued first — which also keeps the wire order
+   * equal to the TAP order.
    */
   queue(buf: Buffer, off: number, len: number, dest: number, gso: number, segs: number, tos: number): void {
     this.trainOpen = false; // only queueTrain reopens: a train must stay the last entry
-    if (this.count !== 0 && (buf !== this.sendBuf || this.via !== this.sendUdp || this.count === QUEUE_ENTRIES)) this.send();
+    if (this.count !== 0 && (buf !== this.sendBuf || this.count === QUEUE_ENTRIES)) this.send();
     this.sendBuf = buf;
-    this.sendUdp = this.via;
     const i = this.count++;
+    const via = this.via;
+    this.sockOf[i] = via;
+    if (i !== 0 && via !== this.sockOf[0]) this.mixed = true;
     this.offs[i] = off;
     this.lens[i] = len;
     this.dest[i] = dest;
@@ -92,7 +111,7 @@ export class SendQueue {
   queueTrain(buf: Buffer, off: number, len: number, dest: number, tos: number): void {
     const t = this.count - 1;
     if (
-      this.trainOpen && t >= 0 && this.sendBuf === this.stage && this.sendUdp === this.via && this.dest[t] === dest && this.tos[t] === tos &&
+      this.trainOpen && t >= 0 && this.sendBuf === this.stage && this.sockOf[t] === this.via && this.dest[t] === dest && this.tos[t] === tos &&
       len <= this.gso[t]! && this.segs[t]! < GSO_MAX_SEGMENTS && this.lens[t]! + len <= GSO_MAX_BYTES &&
       this.stagePos === this.offs[t]! + this.lens[t]! && this.stagePos + len <= this.stage.length
     ) {
@@ -126,17 +145,46 @@ export class SendQueue {
     if (n === 0) return;
     this.count = 0;
     this.trainOpen = false;
-    // One pass: totals for the counters, and a one-datagram train becomes a plain datagram.
+    // A one-datagram train is a plain datagram.
+    for (let i = 0; i < n; i++) if (this.segs[i] === 1) this.gso[i] = 0;
+    if (!this.mixed) {
+      this.sendGroup(this.sockOf[0]!, this.offs, this.lens, this.dest, this.gso, this.tos, this.segs, n);
+      return;
+    }
+    this.mixed = false;
+    // Several sockets: each one's entries, in queue order, copied to the front of the scratch arrays and sent
+    // in one call. O(entries × sockets) copies of a few numbers: far below one syscall per change of socket.
+    const taken = this.taken;
+    taken.fill(0, 0, n);
+    for (let i = 0; i < n; i++) {
+      if (taken[i] !== 0) continue;
+      const sock = this.sockOf[i]!;
+      let k = 0;
+      for (let j = i; j < n; j++) {
+        if (taken[j] !== 0 || this.sockOf[j] !== sock) continue;
+        taken[j] = 1;
+        this.gOffs[k] = this.offs[j]!;
+        this.gLens[k] = this.lens[j]!;
+        this.gDest[k] = this.dest[j]!;
+        this.gGso[k] = this.gso[j]!;
+        this.gTos[k] = this.tos[j]!;
+        this.gSegs[k] = this.segs[j]!;
+        k++;
+      }
+      this.sendGroup(sock, this.gOffs, this.gLens, this.gDest, this.gGso, this.gTos, this.gSegs, k);
+    }
+  }
+
+  /** One sendmmsg of entries 0..n-1 of the given arrays from `sock`, and their counters. */
+  private sendGroup(sock: UdpBind, offs: Uint32Array, lens: Uint32Array, dest: Uint32Array, gso: Uint16Array, tos: Uint8Array, segsOf: Uint16Array, n: number): void {
     let bytes = 0;
     let segs = 0;
     for (let i = 0; i < n; i++) {
-      bytes += this.lens[i]!; // UDP payload bytes handed over (VXLAN headers included)
-      const k = this.segs[i]!;
-      segs += k;
-      if (k === 1) this.gso[i] = 0;
+      bytes += lens[i]!; // UDP payload bytes handed over (VXLAN headers included)
+      segs += segsOf[i]!;
     }
     const r = this.result;
-    this.sendUdp.sendBatch(this.sendBuf, this.offs, this.lens, this.dest, n, r, this.udpGso ? this.gso : undefined, this.perPacketTos ? this.tos : undefined);
+    sock.sendBatch(this.sendBuf, offs, lens, dest, n, r, this.udpGso ? gso : undefined, this.perPacketTos ? tos : undefined);
     const v = this.v;
     if (r[1]! === 0 && r[2]! === 0) {
       v[C.tx_packets]! += segs;
