@@ -24,6 +24,26 @@ export const GSO_MAX_BYTES = 65000;
 /** Entries one native call takes at most. */
 const QUEUE_ENTRIES = 1024;
 
+/** sendmmsg entries as parallel typed arrays (the shape sendBatch takes). */
+class Entries {
+  readonly offs = new Uint32Array(QUEUE_ENTRIES);
+  readonly lens = new Uint32Array(QUEUE_ENTRIES);
+  readonly dest = new Uint32Array(QUEUE_ENTRIES);
+  readonly gso = new Uint16Array(QUEUE_ENTRIES);
+  readonly segs = new Uint16Array(QUEUE_ENTRIES);
+  readonly tos = new Uint8Array(QUEUE_ENTRIES);
+
+  /** Entry `i` becomes a copy of entry `j` of `from`. */
+  copy(i: number, from: Entries, j: number): void {
+    this.offs[i] = from.offs[j]!;
+    this.lens[i] = from.lens[j]!;
+    this.dest[i] = from.dest[j]!;
+    this.gso[i] = from.gso[j]!;
+    this.segs[i] = from.segs[j]!;
+    this.tos[i] = from.tos[j]!;
+  }
+}
+
 export class SendQueue {
   /**
    * Staging area: bump-allocated during a wakeup (stageAlloc, queueTrain), reset by flush() after the
@@ -42,20 +62,11 @@ export class SendQueue {
   private readonly sockOf: UdpBind[];
   /** Some entry leaves from another socket than entry 0: send() groups them. */
   private mixed = false;
-  // Scratch for one socket's entries when the queue holds several sockets' (send()).
-  private readonly gOffs = new Uint32Array(QUEUE_ENTRIES);
-  private readonly gLens = new Uint32Array(QUEUE_ENTRIES);
-  private readonly gDest = new Uint32Array(QUEUE_ENTRIES);
-  private readonly gGso = new Uint16Array(QUEUE_ENTRIES);
-  private readonly gTos = new Uint8Array(QUEUE_ENTRIES);
-  private readonly gSegs = new Uint16Array(QUEUE_ENTRIES);
+  /** The queued entries. */
+  private readonly e = new Entries();
+  /** Scratch for one socket's entries when the queue holds several sockets' (send()). */
+  private readonly g = new Entries();
   private readonly taken = new Uint8Array(QUEUE_ENTRIES);
-  private readonly offs = new Uint32Array(QUEUE_ENTRIES);
-  private readonly lens = new Uint32Array(QUEUE_ENTRIES);
-  private readonly dest = new Uint32Array(QUEUE_ENTRIES);
-  private readonly gso = new Uint16Array(QUEUE_ENTRIES);
-  private readonly segs = new Uint16Array(QUEUE_ENTRIES);
-  private readonly tos = new Uint8Array(QUEUE_ENTRIES);
   private count = 0;
   /** The last queued entry is a GSO train that may take more datagrams (see queueTrain). */
   private trainOpen = false;
@@ -92,12 +103,12 @@ export class SendQueue {
     const via = this.via;
     this.sockOf[i] = via;
     if (i !== 0 && via !== this.sockOf[0]) this.mixed = true;
-    this.offs[i] = off;
-    this.lens[i] = len;
-    this.dest[i] = dest;
-    this.gso[i] = gso;
-    this.segs[i] = segs;
-    this.tos[i] = tos;
+    this.e.offs[i] = off;
+    this.e.lens[i] = len;
+    this.e.dest[i] = dest;
+    this.e.gso[i] = gso;
+    this.e.segs[i] = segs;
+    this.e.tos[i] = tos;
   }
 
   /**
@@ -111,15 +122,15 @@ export class SendQueue {
   queueTrain(buf: Buffer, off: number, len: number, dest: number, tos: number): void {
     const t = this.count - 1;
     if (
-      this.trainOpen && t >= 0 && this.sendBuf === this.stage && this.sockOf[t] === this.via && this.dest[t] === dest && this.tos[t] === tos &&
-      len <= this.gso[t]! && this.segs[t]! < GSO_MAX_SEGMENTS && this.lens[t]! + len <= GSO_MAX_BYTES &&
-      this.stagePos === this.offs[t]! + this.lens[t]! && this.stagePos + len <= this.stage.length
+      this.trainOpen && t >= 0 && this.sendBuf === this.stage && this.sockOf[t] === this.via && this.e.dest[t] === dest && this.e.tos[t] === tos &&
+      len <= this.e.gso[t]! && this.e.segs[t]! < GSO_MAX_SEGMENTS && this.e.lens[t]! + len <= GSO_MAX_BYTES &&
+      this.stagePos === this.e.offs[t]! + this.e.lens[t]! && this.stagePos + len <= this.stage.length
     ) {
       buf.copy(this.stage, this.stagePos, off, off + len);
       this.stagePos += len;
-      this.lens[t]! += len;
-      this.segs[t]!++;
-      if (len < this.gso[t]!) this.trainOpen = false;
+      this.e.lens[t]! += len;
+      this.e.segs[t]!++;
+      if (len < this.e.gso[t]!) this.trainOpen = false;
       return;
     }
     if (this.stagePos + len > this.stage.length) this.flush();
@@ -146,9 +157,9 @@ export class SendQueue {
     this.count = 0;
     this.trainOpen = false;
     // A one-datagram train is a plain datagram.
-    for (let i = 0; i < n; i++) if (this.segs[i] === 1) this.gso[i] = 0;
+    for (let i = 0; i < n; i++) if (this.e.segs[i] === 1) this.e.gso[i] = 0;
     if (!this.mixed) {
-      this.sendGroup(this.sockOf[0]!, this.offs, this.lens, this.dest, this.gso, this.tos, this.segs, n);
+      this.sendGroup(this.sockOf[0]!, this.e, n);
       return;
     }
     this.mixed = false;
@@ -163,28 +174,22 @@ export class SendQueue {
       for (let j = i; j < n; j++) {
         if (taken[j] !== 0 || this.sockOf[j] !== sock) continue;
         taken[j] = 1;
-        this.gOffs[k] = this.offs[j]!;
-        this.gLens[k] = this.lens[j]!;
-        this.gDest[k] = this.dest[j]!;
-        this.gGso[k] = this.gso[j]!;
-        this.gTos[k] = this.tos[j]!;
-        this.gSegs[k] = this.segs[j]!;
-        k++;
+        this.g.copy(k++, this.e, j);
       }
-      this.sendGroup(sock, this.gOffs, this.gLens, this.gDest, this.gGso, this.gTos, this.gSegs, k);
+      this.sendGroup(sock, this.g, k);
     }
   }
 
-  /** One sendmmsg of entries 0..n-1 of the given arrays from `sock`, and their counters. */
-  private sendGroup(sock: UdpBind, offs: Uint32Array, lens: Uint32Array, dest: Uint32Array, gso: Uint16Array, tos: Uint8Array, segsOf: Uint16Array, n: number): void {
+  /** One sendmmsg of entries 0..n-1 of `q` from `sock`, and their counters. */
+  private sendGroup(sock: UdpBind, q: Entries, n: number): void {
     let bytes = 0;
     let segs = 0;
     for (let i = 0; i < n; i++) {
-      bytes += lens[i]!; // UDP payload bytes handed over (VXLAN headers included)
-      segs += segsOf[i]!;
+      bytes += q.lens[i]!; // UDP payload bytes handed over (VXLAN headers included)
+      segs += q.segs[i]!;
     }
     const r = this.result;
-    sock.sendBatch(this.sendBuf, offs, lens, dest, n, r, this.udpGso ? gso : undefined, this.perPacketTos ? tos : undefined);
+    sock.sendBatch(this.sendBuf, q.offs, q.lens, q.dest, n, r, this.udpGso ? q.gso : undefined, this.perPacketTos ? q.tos : undefined);
     const v = this.v;
     if (r[1]! === 0 && r[2]! === 0) {
       v[C.tx_packets]! += segs;

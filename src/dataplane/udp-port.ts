@@ -63,6 +63,8 @@ export class UdpPort {
   private readonly byVni = new Map<number, Decapsulator>();
   /** The same devices, for the per-wakeup steps (clock, coalescer flush). Replaced whole on change. */
   private devices: readonly Decapsulator[] = [];
+  /** Some device learns: the clock is read once per wakeup for them. Kept with `devices`. */
+  private learning = false;
   private readonly batchSize: number;
   private readonly udpGro: boolean;
   private readonly reservedHi: number;
@@ -106,12 +108,17 @@ export class UdpPort {
     const vni = d.dev.vni;
     if (this.byVni.has(vni)) throw new RangeError(`VNI ${vni} already has a device on UDP port ${this.udp.localPort}`);
     this.byVni.set(vni, d);
-    this.devices = [...this.byVni.values()];
+    this.devicesChanged();
   }
 
   /** Removes the device of `vni` (its datagrams count as rx_wrong_vni at the port from now on). */
   detach(vni: number): void {
-    if (this.byVni.delete(vni)) this.devices = [...this.byVni.values()];
+    if (this.byVni.delete(vni)) this.devicesChanged();
+  }
+
+  private devicesChanged(): void {
+    this.devices = [...this.byVni.values()];
+    this.learning = this.devices.some((d) => d.learning);
   }
 
   get deviceCount(): number {
@@ -131,9 +138,7 @@ export class UdpPort {
     const gro = this.udpGro ? this.gro : undefined;
     const tos = this.udp.perPacketTos ? this.tos : undefined;
     const devices = this.devices;
-    let learning = false;
-    for (let d = 0; d < devices.length; d++) learning ||= devices[d]!.learning;
-    if (learning) {
+    if (this.learning) {
       const now = this.clock();
       for (let d = 0; d < devices.length; d++) devices[d]!.now = now;
     }

@@ -137,6 +137,7 @@ function validateVnis(raw: RawUp, entries: readonly RawVnisEntry[]): UpConfig {
   const byVni = new Map<number, string>();
   const byName = new Map<string, string>();
   const out: UpConfig[] = [];
+  const families = new Set<number>();
   for (const e of entries) {
     const vni = e.scalars.vni;
     if (vni === undefined) throw new ConfigError(`--config ${file}: ${e.where} has no vni: each device needs its VNI (${VNI_MIN}..${VNI_MAX})`);
@@ -151,9 +152,9 @@ function validateVnis(raw: RawUp, entries: readonly RawVnisEntry[]): UpConfig {
     byVni.set(f.vni, who);
     byName.set(name, who);
     out.push(Object.freeze({ ...resolveDefaults(shared, device), name }));
+    for (const r of [...device.remote, ...device.fdb]) families.add(r.ip.family);
   }
   // One socket carries them all: one underlay family (without --local, each device's remotes tell it).
-  const families = new Set(out.flatMap((c) => [...c.remote, ...c.fdb.map((x) => x.ip)].map((ip) => (ip.includes(':') ? 6 : 4))));
   if (families.size > 1) throw new ConfigError(`--config ${file}: the devices of vnis: mix IPv4 and IPv6 remotes: they share one UDP socket, so give them one underlay family`);
   return Object.freeze({ ...out[0]!, vnis: Object.freeze(out) });
 }

@@ -251,10 +251,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
         tap.close();
         throw e;
       }
-    } else if (cfg.offload !== 'off' && tap.setOffload(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) !== 0 && off.tso) {
-      tap.close();
-      throw new VxlanUserError('EHOST', `cannot give ${d.name} the TAP offloads its sibling devices have`);
-    }
+    } else giveSiblingOffloads(tap, d.name, off);
     devices.push(openDevice(d, tap, shared()));
   }
   const offloads = `${off!.summary}; ${txSummary}`;
@@ -285,10 +282,7 @@ async function apply(cfg: UpConfig, log: Logger, undo: UndoStack, platform: Plat
       if (port === undefined) throw new VxlanUserError('ECONFIG', 'only a process started from a vnis: list can add a device');
       checkDeviceFree(d, underlayMtu, v6);
       const tap = openTapOf(platform, d.name);
-      if (cfg.offload !== 'off' && off!.tso && tap.setOffload(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) !== 0) {
-        tap.close();
-        throw new VxlanUserError('EHOST', `cannot give ${d.name} the TAP offloads its sibling devices have`);
-      }
+      giveSiblingOffloads(tap, d.name, off!);
       const dev = openDevice(d, tap, shared());
       dev.vtep.observer = observerOf?.(dev);
       devices.push(dev);
@@ -321,10 +315,25 @@ interface OpenDevice extends Device {
   stop(log: Logger): void;
 }
 
+/** The device's overlay MTU: --mtu, else what the underlay leaves after the VXLAN overhead. */
+function deviceMtu(d: UpConfig, underlayMtu: number, v6: boolean): number {
+  return d.mtu ?? underlayMtu - (v6 ? VXLAN_MTU_OVERHEAD_IPV6 : VXLAN_MTU_OVERHEAD_IPV4);
+}
+
+/**
+ * A device after the first shares the first one's Vtep settings, so its TAP must hand over the same frames:
+ * TSO super-frames exactly when the first TAP accepted TSO. Closes the TAP and throws when the kernel refuses.
+ */
+function giveSiblingOffloads(tap: OffloadTap, name: string, off: Offloads): void {
+  if (!off.tso || tap.setOffload(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) === 0) return;
+  tap.close();
+  throw new VxlanUserError('EHOST', `cannot give ${name} the TAP offloads its sibling devices have`);
+}
+
 /** Refuses, before anything is created, a device whose MTU cannot work or whose name is taken. */
 function checkDeviceFree(d: UpConfig, underlayMtu: number, v6: boolean): void {
   const overhead = v6 ? VXLAN_MTU_OVERHEAD_IPV6 : VXLAN_MTU_OVERHEAD_IPV4;
-  const mtu = d.mtu ?? underlayMtu - overhead;
+  const mtu = deviceMtu(d, underlayMtu, v6);
   if (mtu < 68)
     throw new VxlanUserError('ECONFIG', `the overlay MTU of ${d.name} would be ${mtu}: the underlay MTU ${underlayMtu} leaves too little room for the ${overhead}-byte VXLAN overhead (IPv4 needs at least 68)`);
   if (linkExists(d.name))
@@ -347,8 +356,7 @@ function openDevice(d: UpConfig, tap: OffloadTap, s: Shared): OpenDevice {
   const undo = new UndoStack();
   undo.push(`close TAP ${d.name}`, () => tap.close());
   try {
-    const overhead = s.v6 ? VXLAN_MTU_OVERHEAD_IPV6 : VXLAN_MTU_OVERHEAD_IPV4;
-    const mtu = d.mtu ?? s.underlayMtu - overhead;
+    const mtu = deviceMtu(d, s.underlayMtu, s.v6);
     // Link.
     const macNum = d.mac !== undefined ? macParse(d.mac)! : macRandomLocal(randomBytes(6));
     const mac = macFormat(macNum);

@@ -15,6 +15,7 @@
  */
 import type { RouteSpec, UpConfig } from '../config/config-types.js';
 import { parseUpArgs } from '../config/config.js';
+import { DEVICE_KEYS } from '../config/raw.js';
 import { VxlanUserError } from '../config/errors.js';
 import { ip } from './host.js';
 import type { Device, Instance, Logger } from './instance.js';
@@ -70,17 +71,15 @@ export function configFileOf(argv: readonly string[]): string | undefined {
   return file;
 }
 
-/** Fields of UpConfig shared by every device that a running process cannot change: the sockets and the metrics server. */
-const SHARED_FIXED: readonly string[] = [
-  'dstport', 'local', 'dev', 'io', 'offload', 'metrics', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'txPath', 'reservedBits',
-];
-/** Fields of one device that cannot change while it runs (a `vnis:` reload may remove it and add another). */
-const DEVICE_FIXED: readonly string[] = ['vni', 'name', 'mac', 'mtu', 'addr', 'learning', 'ageing', 'ttl', 'tos', 'df'];
 /** Fields of UpConfig that a running single-VNI instance cannot change: the socket, the device and the metrics server. */
 const FIXED: readonly string[] = [
   'vni', 'name', 'dstport', 'local', 'dev', 'mac', 'mtu', 'addr', 'io', 'offload', 'metrics', 'learning', 'ageing',
   'ttl', 'tos', 'df', 'udpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx', 'srcport', 'txPath', 'reservedBits',
 ];
+/** Of those, a device's own (a `vnis:` reload may remove the device and add another instead)... */
+const DEVICE_FIXED: readonly string[] = FIXED.filter((k) => DEVICE_KEYS.includes(k));
+/** ...and the ones every device of the process shares: the sockets and the metrics server. */
+const SHARED_FIXED: readonly string[] = FIXED.filter((k) => !DEVICE_KEYS.includes(k));
 
 const show = (v: unknown): string => (v === undefined ? '(unset)' : Array.isArray(v) ? `[${v.join(', ')}]` : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
 
